@@ -1,0 +1,251 @@
+"""`headwater preview SOURCE`: map and validate the first rows of a source, and show the result.
+
+Connects, reads the first N rows of the selection (stopping the reader there), maps and validates
+them exactly as a run would, and prints the mapped rows next to the expectation results. It loads
+nothing and writes no state: incremental sources are read from their initial position, the store
+is never opened, and nothing is staged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from headwater.config.models import Source
+    from headwater.records import RowError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "preview", help="map and validate the first rows of a source; loads nothing, writes no state"
+    )
+    parser.add_argument("source", help="DAG id, source file name (without .yaml) or path of a source file")
+    parser.add_argument("--rows", type=int, default=100, help="how many rows to read (default 100)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from rich.console import Console
+
+    from headwater.errors import ConfigError, HeadwaterError
+
+    console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze the tables into 80 columns
+        console = Console(width=240)
+    # GX logs every closure it registers at INFO; the tables are what the user asked for.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    if args.rows < 1:
+        print("--rows must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        source = find_source(args.source)
+        outcome = preview(source, rows=args.rows)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        return 1
+    except HeadwaterError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    render(console, source, outcome)
+    return 0
+
+
+def find_source(name: str) -> Source:
+    """A source by path, file name or DAG id; ConfigError if none matches (listing the DAG ids)."""
+    from headwater.config.loader import load_source, source_files
+    from headwater.errors import ConfigError, ConfigIssue
+
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return load_source(path)
+    files = source_files()
+    for candidate in files:
+        if candidate.stem == name:
+            return load_source(candidate)
+    known: list[str] = []
+    for candidate in files:
+        try:
+            source = load_source(candidate, check=False)
+        except ConfigError:
+            continue
+        if source.dag_id == name:
+            return load_source(candidate)
+        known.append(source.dag_id)
+    raise ConfigError(
+        [ConfigIssue(name, "", f"no source file or DAG id '{name}'; sources: {', '.join(known) or 'none'}")]
+    )
+
+
+class Outcome:
+    """What a preview found: read sample, mapping result, validation result, connection text."""
+
+    def __init__(self, described: str, sample: pa.Table, read_errors: list, mapped: Any, validated: Any):
+        self.described = described
+        self.sample = sample
+        self.read_errors = read_errors
+        self.mapped = mapped
+        self.validated = validated
+
+
+def read_sample(source: Source, rows: int) -> tuple[str, pa.Table, list[RowError]]:
+    """(connection description, first `rows` rows with `_hw_row`, rows the reader rejected)."""
+    import pyarrow as pa
+
+    from headwater.connectors.registry import make_hook
+    from headwater.records import ROW_ID
+
+    connector = source.config.connector
+    if getattr(connector, "chunk_size", None):
+        # Read no more than needed: the reader stops after the first chunk that fills the sample.
+        connector = connector.model_copy(update={"chunk_size": min(connector.chunk_size, rows)})
+    hook = make_hook(connector)
+    described = hook.check()
+    tables: list[pa.Table] = []
+    errors: list[RowError] = []
+    count = 0
+    chunks = hook.read(None)  # never the stored state: preview neither reads nor moves watermarks
+    try:
+        for chunk in chunks:
+            errors.extend(chunk.errors)
+            if chunk.table.num_rows:
+                tables.append(chunk.table.slice(0, rows - count))
+                count += tables[-1].num_rows
+            if count >= rows:
+                break
+    finally:
+        close = getattr(chunks, "close", None)
+        if close:
+            close()  # ends the reader's connection or file now
+    if not tables:
+        return described, pa.table({ROW_ID: pa.array([], pa.int64())}), errors
+    sample = pa.concat_tables(tables, promote_options="permissive")
+    return described, sample.append_column(ROW_ID, pa.array(range(sample.num_rows), pa.int64())), errors
+
+
+def preview(source: Source, *, rows: int = 100) -> Outcome:
+    """Read, map and validate the first `rows` rows of `source`; nothing is loaded or written."""
+    from headwater.mapping.engine import compile_mapping
+    from headwater.target_schemas import load_target_schema
+    from headwater.validation.runner import Validator
+
+    mapping = source.config.mapping
+    compiled = compile_mapping(mapping, load_target_schema(mapping.target), file=source.path)
+    validator = Validator(source.config.validate_, file=source.path)
+    described, sample, read_errors = read_sample(source, rows)
+    if sample.num_rows == 0:
+        return Outcome(described, sample, read_errors, None, None)
+    mapped = compiled.apply(sample)
+    validated = validator.validate(mapped.table) if mapped.table.num_rows else None
+    return Outcome(described, sample, read_errors, mapped, validated)
+
+
+# --- output ----------------------------------------------------------------------------------------
+
+
+def _flat(row: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "[dim]∅[/dim]"
+    from rich.markup import escape
+
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return escape(text if len(text) <= 60 else text[:57] + "...")
+
+
+def render(console: Any, source: Source, outcome: Outcome) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from headwater.records import ROW_ID
+
+    mapping = source.config.mapping
+    console.print(
+        f"[bold]{escape(source.dag_id)}[/bold] ({escape(source.path)}): {escape(outcome.described)}"
+    )
+    if outcome.mapped is None:
+        console.print(f"no rows read; {len(outcome.read_errors)} unreadable row(s)")
+        _render_errors(console, "rows the reader rejected", outcome.read_errors)
+        return
+    result, validated = outcome.mapped, outcome.validated
+    problems: dict[int, list[str]] = {}
+    for error in result.errors + (validated.errors if validated else []):
+        where = f" {error.column}" if error.column else ""
+        problems.setdefault(error.row, []).append(f"{error.code}{where}: {error.message}")
+    rejected = {e.row for e in result.errors}
+    fields = list(mapping.mapped_fields)
+    table = Table(
+        title=f"{result.rows_mapped} of {outcome.sample.num_rows} rows mapped onto '{mapping.target}'"
+    )
+    table.add_column("row", justify="right")
+    for name in fields:
+        table.add_column(escape(name), overflow="fold")
+    table.add_column("checks", overflow="fold")
+    mapped_rows = {r[ROW_ID]: _flat(r) for r in result.table.to_pylist()}
+    for row_id in outcome.sample.column(ROW_ID).to_pylist():
+        notes = problems.get(row_id, [])
+        status = "[green]ok[/green]" if not notes else "[red]" + escape("; ".join(notes)) + "[/red]"
+        if row_id in rejected:
+            table.add_row(str(row_id), *["[dim]rejected[/dim]"] * len(fields), status)
+        else:
+            values = mapped_rows.get(row_id, {})
+            table.add_row(str(row_id), *[_cell(values.get(name)) for name in fields], status)
+    console.print(table)
+
+    checks = Table(title="expectations")
+    for header in ("expectation", "location", "result", "failed rows"):
+        checks.add_column(header, overflow="fold")
+    for entry in validated.summary.get("expectations", []) if validated else []:
+        columns = ", ".join(str(v) for k, v in entry["kwargs"].items() if k.startswith("column"))
+        verdict = "[green]passed[/green]" if entry["success"] else "[red]failed[/red]"
+        if entry.get("exception"):
+            verdict = f"[red]could not run: {escape(entry['exception'])}[/red]"
+        failed = entry.get("unexpected_count")
+        checks.add_row(
+            escape(f"{entry['type']}({columns})"),
+            escape(entry.get("loc") or ""),
+            verdict,
+            "" if failed is None else str(failed),
+        )
+    if validated is None or not validated.summary.get("expectations"):
+        checks.add_row("[dim]no expectations[/dim]", "", "", "")
+    console.print(checks)
+    failed_rows = len(validated.failed_rows) if validated else 0
+    console.print(
+        f"{outcome.sample.num_rows} read, {result.rows_rejected} rejected by the mapping "
+        f"{result.errors_by_code() or ''}, {failed_rows} failing expectations, "
+        f"{len(outcome.read_errors)} unreadable row(s) met by the reader; nothing was loaded or written"
+    )
+    for failure in validated.table_failures if validated else []:
+        console.print(f"[red]table check failed:[/red] {escape(failure)}")
+    _render_errors(console, "rows the reader rejected", outcome.read_errors)
+
+
+def _render_errors(console: Any, title: str, errors: list) -> None:
+    if not errors:
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title)
+    for header in ("code", "message"):
+        table.add_column(header, overflow="fold")
+    for error in errors[:50]:
+        table.add_row(escape(error.code), escape(error.message))
+    console.print(table)

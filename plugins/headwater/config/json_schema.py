@@ -1,0 +1,25 @@
+"""JSON Schema of the source file, generated from the models (editors use it for autocomplete)."""
+
+from __future__ import annotations
+
+import json
+
+from headwater import settings
+
+SCHEMA_PATH = settings.PROJECT_ROOT / "schema" / "source.schema.json"
+
+
+def source_json_schema() -> dict:
+    from headwater.config.models import SourceConfig
+
+    schema = SourceConfig.model_json_schema(by_alias=True, mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://headwater.dev/schema/source.schema.json",
+        "title": "Headwater source file",
+        **schema,
+    }
+
+
+def render() -> str:
+    return json.dumps(source_json_schema(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,147 @@
+"""The `schedule`, `load` and `monitor` sections of a source file.
+
+Imported at DAG parse time: pydantic and the standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema, model_validator
+
+from headwater.config.base import StrictModel
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _parse_duration(value: object) -> object:
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"expected a duration like '30s', '15m', '6h', '1d' or '2w', got {value!r}")
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    return value
+
+
+def _format_duration(value: timedelta) -> str:
+    return f"{int(value.total_seconds())}s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_parse_duration),
+    PlainSerializer(_format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": _DURATION.pattern, "examples": ["15m", "6h", "1d"]}),
+]
+
+PRESETS = ("@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly")
+
+
+class ScheduleConfig(StrictModel):
+    """When the source runs: a cron expression or preset, a fixed interval, or on asset updates."""
+
+    cron: str | None = Field(None, description="Cron expression ('0 2 * * *') or preset (@daily, @hourly, ...).")
+    interval: Duration | None = Field(None, description="Run every fixed interval, e.g. '30m' or '6h'.")
+    assets: list[str] = Field(
+        default_factory=list,
+        description="Run when any of these Airflow asset URIs is updated (e.g. another source's lake table).",
+    )
+    start_date: date | datetime = Field(date(2024, 1, 1), description="First schedulable date (UTC).")
+    end_date: date | datetime | None = Field(None, description="No runs after this date.")
+    catchup: bool = Field(False, description="Backfill every missed interval since start_date.")
+    paused: bool = Field(True, description="Whether the DAG is paused when Airflow first sees it.")
+    max_active_runs: int = Field(
+        1, ge=1, description="Concurrent runs. Keep 1 for incremental sources: runs share the watermark."
+    )
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> ScheduleConfig:
+        chosen = [name for name in ("cron", "interval", "assets") if getattr(self, name)]
+        if len(chosen) > 1:
+            raise ValueError(f"choose one of cron, interval or assets, not {' and '.join(chosen)}")
+        if self.cron is not None:
+            _check_cron(self.cron)
+        if self.end_date is not None and _as_datetime(self.end_date) < _as_datetime(self.start_date):
+            raise ValueError("end_date is before start_date")
+        return self
+
+
+def _as_datetime(value: date | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+
+
+def _check_cron(expression: str) -> None:
+    if expression.startswith("@"):
+        if expression not in PRESETS:
+            raise ValueError(f"unknown preset {expression!r}; valid presets: {', '.join(PRESETS)}")
+        return
+    # croniter is what Airflow's cron timetables use; it is light enough for parse time.
+    from croniter import croniter
+
+    if not croniter.is_valid(expression):
+        raise ValueError(f"invalid cron expression {expression!r} (expected 5 fields: minute hour day month weekday)")
+
+
+class LoadConfig(StrictModel):
+    """Where mapped, validated rows go: a Delta Lake table and, for profile schemas, the profile store."""
+
+    table: str | None = Field(
+        None,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="Lake table name (default: the DAG id).",
+    )
+    mode: Literal["append", "merge"] = Field(
+        "append", description="append: every run adds its rows; merge: upsert on primary_key."
+    )
+    primary_key: list[str] = Field(
+        default_factory=list,
+        description="Target fields identifying a row, for merge (default: mapping.record_key).",
+    )
+    partition_by: list[str] = Field(default_factory=list, description="Target fields to partition the table by.")
+    profiles: bool | None = Field(
+        None, description="Upsert rows into the profile store (default: true when the target schema is a profile)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _listify(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key in ("primary_key", "partition_by"):
+                if isinstance(data.get(key), str):
+                    data = {**data, key: [data[key]]}
+        return data
+
+
+AlertEvent = Literal["failure", "no_data", "threshold_exceeded", "success"]
+
+
+class WebhookAlert(StrictModel):
+    """POST a JSON summary of the run to an Airflow HTTP connection."""
+
+    type: Literal["webhook"] = "webhook"
+    conn_id: str = Field(description="Airflow HTTP connection (host, credentials) to post to.")
+    endpoint: str = Field("", description="Path appended to the connection's host.")
+    events: list[AlertEvent] = Field(
+        default_factory=lambda: ["failure", "threshold_exceeded"], description="Run outcomes that send this alert."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on_is_a_boolean(cls, data: object) -> object:
+        if isinstance(data, dict) and True in data:
+            # YAML 1.1 reads a bare `on:` key as the boolean true (the GitHub Actions trap)
+            raise ValueError("`on` is read by YAML as the boolean true; name the key `events`")
+        return data
+
+
+class MonitorConfig(StrictModel):
+    """Retries, alerting and run expectations."""
+
+    retries: int = Field(2, ge=0, description="Retries of each task before the run fails.")
+    retry_delay: Duration = Field(timedelta(minutes=5), description="Wait between retries.")
+    alerts: list[WebhookAlert] = Field(default_factory=list, description="Where to send alerts.")

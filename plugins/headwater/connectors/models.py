@@ -1,0 +1,214 @@
+"""The `connector:` section of a source file: one pydantic model per connector type.
+
+Imported at DAG parse time, so only pydantic and the standard library may be imported here.
+`Connector` is the discriminated union the root source model uses; `type` picks the model.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from headwater import settings
+from headwater.config.base import FieldProblem, StrictModel
+
+from .sql_text import check_read_only_query
+
+FileFormat = Literal["csv", "jsonl", "json", "parquet"]
+
+
+class CsvOptions(StrictModel):
+    """How CSV files are parsed. Every column is read as text; the mapping section casts."""
+
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    quotechar: str = Field('"', min_length=1, max_length=1)
+    escapechar: str | None = Field(None, min_length=1, max_length=1)
+    header: bool = True
+    column_names: list[str] | None = Field(None, min_length=1)
+    encoding: str = "utf-8"
+    skip_rows: int = Field(0, ge=0)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding '{value}' (e.g. utf-8, latin-1, cp1252)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _names_without_header(self) -> CsvOptions:
+        if not self.header and not self.column_names:
+            raise ValueError("csv.column_names is required when csv.header is false")
+        return self
+
+
+Compression = Literal["auto", "none", "gzip", "bz2", "zip", "zstd"]
+
+
+class _FileOptions(StrictModel):
+    """What to read and how, shared by every file source (local disk, object stores, SFTP)."""
+
+    path: str = Field(
+        min_length=1,
+        description="A file, a folder/prefix (everything under it), or a glob (`*` within a folder, `**` across).",
+    )
+    exclude: list[str] = Field(default_factory=list, description="Globs of files to leave out (`archive/*`, `*.tmp`).")
+    format: FileFormat | None = Field(None, description="File format (default: from the extension).")
+    compression: Compression = Field("auto", description="auto: from the extension (.gz, .bz2, .zip, .zst).")
+    csv: CsvOptions = CsvOptions()
+    incremental: bool = Field(True, description="Read only files that are new or changed since the last run.")
+    chunk_size: int = Field(100_000, gt=0, description="Rows per chunk (bounds memory).")
+
+
+class LocalFilesConnector(_FileOptions):
+    """Files on the worker's disk, selected by a glob (`**` recurses)."""
+
+    type: Literal["local_files"]
+    conn_id: str | None = None  # fs connection; unused for local files, kept for symmetry
+
+    def resolved_pattern(self) -> Path:
+        """The glob as an absolute path (relative paths resolve against the include folder)."""
+        path = Path(self.path).expanduser()
+        return path if path.is_absolute() else settings.include_dir() / path
+
+
+class CursorConfig(StrictModel):
+    """Incremental reads: only rows whose `column` is at or after the last run's maximum."""
+
+    column: str = Field(min_length=1)
+    initial_value: str | int | float | None = None
+
+
+class _SqlConnector(StrictModel):
+    """Fields shared by every SQL connector."""
+
+    conn_id: str | None = None
+    table: str | None = None
+    query: str | None = None
+    columns: list[str] | None = Field(None, min_length=1)
+    primary_key: list[str] = []
+    cursor: CursorConfig | None = None
+    chunk_size: int = Field(50_000, gt=0)
+
+    @field_validator("primary_key", mode="before")
+    @classmethod
+    def _key_as_list(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("table")
+    @classmethod
+    def _table_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^.\s]([^.]*[^.\s])?(\.[^.\s]([^.]*[^.\s])?)?", value):
+            raise ValueError(f"table must be `name` or `schema.name`, got '{value}'")
+        return value
+
+    @field_validator("query")
+    @classmethod
+    def _read_only(cls, value: str | None) -> str | None:
+        return None if value is None else check_read_only_query(value)
+
+    @model_validator(mode="after")
+    def _selection(self) -> _SqlConnector:
+        if (self.table is None) == (self.query is None):
+            which = "not both" if self.table else "one is required"
+            raise ValueError(f"set exactly one of `table` or `query` ({which})")
+        if self.columns is not None:
+            if self.cursor and self.cursor.column not in self.columns:
+                raise FieldProblem(
+                    "cursor", f"cursor column '{self.cursor.column}' is not selected; add it to connector.columns"
+                )
+            for i, key in enumerate(self.primary_key):
+                if key not in self.columns:
+                    raise FieldProblem(
+                        f"primary_key.{i}", f"primary key column '{key}' is not selected; add it to connector.columns"
+                    )
+        return self
+
+
+class SqliteConnector(_SqlConnector):
+    """A SQLite database: an Airflow `sqlite` connection, or a file path (`database`)."""
+
+    type: Literal["sqlite"]
+    database: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_location(self) -> SqliteConnector:
+        if (self.conn_id is None) == (self.database is None):
+            raise ValueError(
+                "set exactly one of `conn_id` (an Airflow sqlite connection) or `database` (a file path)"
+            )
+        return self
+
+    def database_path(self) -> Path | None:
+        """`database` as an absolute path (relative paths resolve against the include folder)."""
+        if self.database is None:
+            return None
+        path = Path(self.database).expanduser()
+        return path if path.is_absolute() else settings.include_dir() / path
+
+
+class PostgresConnector(_SqlConnector):
+    """A PostgreSQL table or read-only query, through an Airflow `postgres` connection."""
+
+    type: Literal["postgres"]
+    conn_id: str = Field(min_length=1)
+
+
+class MySqlConnector(_SqlConnector):
+    """A MySQL/MariaDB table or read-only query, through an Airflow `mysql` connection."""
+
+    type: Literal["mysql"]
+    conn_id: str = Field(min_length=1)
+
+
+class S3Connector(_FileOptions):
+    """Objects in an Amazon S3 (or S3-compatible) bucket, through an Airflow `aws` connection."""
+
+    type: Literal["s3"]
+    conn_id: str = Field(min_length=1)
+    bucket: str = Field(min_length=3, description="Bucket name; `path` is the key, prefix or glob inside it.")
+
+
+class GcsConnector(_FileOptions):
+    """Objects in a Google Cloud Storage bucket, through an Airflow `google_cloud_platform` connection."""
+
+    type: Literal["gcs"]
+    conn_id: str = Field(min_length=1)
+    bucket: str = Field(min_length=3, description="Bucket name; `path` is the object name, prefix or glob inside it.")
+
+
+class AzureBlobConnector(_FileOptions):
+    """Blobs in an Azure Storage container, through an Airflow `wasb` connection."""
+
+    type: Literal["azure_blob"]
+    conn_id: str = Field(min_length=1)
+    container: str = Field(min_length=3, description="Container name; `path` is the blob name, prefix or glob.")
+
+
+class SftpConnector(_FileOptions):
+    """Files on an SFTP server, through an Airflow `sftp` connection (host key verified by default)."""
+
+    type: Literal["sftp"]
+    conn_id: str = Field(min_length=1)
+
+
+SqlConnector = SqliteConnector | PostgresConnector | MySqlConnector
+FileConnector = LocalFilesConnector | S3Connector | GcsConnector | AzureBlobConnector | SftpConnector
+
+Connector = Annotated[
+    LocalFilesConnector
+    | S3Connector
+    | GcsConnector
+    | AzureBlobConnector
+    | SftpConnector
+    | SqliteConnector
+    | PostgresConnector
+    | MySqlConnector,
+    Field(discriminator="type"),
+]

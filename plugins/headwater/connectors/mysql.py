@@ -1,0 +1,177 @@
+"""MySQL / MariaDB source hook: an unbuffered mysql-connector cursor read with `fetchmany`.
+
+The provider's default client (mysqlclient) needs a C library we do not install, so this hook
+defaults the connection's `client` extra to `mysql-connector-python`. Extracts run in a
+`START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from airflow.providers.mysql.hooks.mysql import MySqlHook
+
+from .base import Chunk
+from .models import MySqlConnector
+from .sql import REFUSED, TIMEOUT, UNKNOWN_HOST, SqlSource, auth_failed, first_line, unknown_database
+
+DEFAULT_CLIENT = "mysql-connector-python"
+_BINARY_CHARSET = 63
+_UNSIGNED_FLAG = 32
+_INTEGER_CODES = {1, 2, 3, 8, 9, 13, 16}  # TINY SHORT LONG LONGLONG INT24 YEAR BIT
+_TEXT_CODES = {15, 245, 247, 248, 253, 254}  # VARCHAR JSON ENUM SET VAR_STRING STRING
+_BLOB_CODES = {249, 250, 251, 252}  # TINY/MEDIUM/LONG/BLOB (TEXT columns report these too)
+
+
+def _arrow_type(description: tuple):
+    """Arrow type declared by a cursor.description entry, or None to infer from the values."""
+    import pyarrow as pa
+
+    code = description[1]
+    flags = description[7] if len(description) > 7 else 0
+    charset = description[8] if len(description) > 8 else None
+    if code in _INTEGER_CODES:
+        return pa.uint64() if flags & _UNSIGNED_FLAG else pa.int64()
+    if code in (4, 5):  # FLOAT DOUBLE
+        return pa.float64()
+    if code in (7, 12):  # TIMESTAMP DATETIME
+        return pa.timestamp("us")
+    if code in (10, 14):  # DATE NEWDATE
+        return pa.date32()
+    if code == 11:  # TIME arrives as timedelta
+        return pa.duration("us")
+    if code in _TEXT_CODES or code in _BLOB_CODES:
+        return pa.binary() if charset == _BINARY_CHARSET and code != 245 else pa.string()
+    if code == 255:  # GEOMETRY
+        return pa.binary()
+    return None  # DECIMAL and anything new: inferred (decimals widened to precision 38)
+
+
+class MySqlSourceHook(SqlSource, MySqlHook):
+    """
+    Read a MySQL or MariaDB table or read-only query in chunks, optionally incrementally.
+
+    :param config: the source's `connector:` section (`type: mysql`); `config.conn_id` names the
+        Airflow `mysql` connection. Its `client` extra defaults to `mysql-connector-python`.
+    """
+
+    hook_name = "MySQL source (Headwater)"
+    source_label = "MySQL"
+
+    def __init__(self, config: MySqlConnector, **kwargs) -> None:
+        super().__init__(mysql_conn_id=config.conn_id, **kwargs)
+        self.config = config
+        self.notes = []
+
+    def get_conn(self):
+        """Connect with mysql-connector-python unless the connection's `client` extra says otherwise."""
+        conn = self.connection
+        extras = conn.extra_dejson
+        if extras.get("client", DEFAULT_CLIENT) != DEFAULT_CLIENT:
+            return super().get_conn()
+        import mysql.connector
+
+        config = self._get_conn_config_mysql_connector_python(conn)
+        config["connection_timeout"] = int(extras.get("connect_timeout", 10))
+        return mysql.connector.connect(**config)
+
+    # -- connection -----------------------------------------------------------------------------
+    def location(self) -> str:
+        conn = self.connection
+        return f"at {conn.host or 'localhost'}:{int(conn.port or 3306)}{self.connection_note()}"
+
+    def _reason(self, exc: Exception) -> str:
+        errno = getattr(exc, "errno", None)
+        text = str(exc).lower()
+        if errno == 2003 and "refused" in text:
+            return REFUSED
+        if errno == 2005 or "unknown host" in text or "name or service not known" in text:
+            return UNKNOWN_HOST
+        if "timed out" in text or "timeout" in text:
+            return TIMEOUT
+        if errno == 1045:
+            return auth_failed(self.connection.login)
+        if errno == 1049:
+            return unknown_database(self.schema or self.connection.schema)
+        if errno == 1044:
+            return f"user '{self.connection.login}' may not use this database — check the user's grants"
+        return first_line(exc)
+
+    @contextmanager
+    def reader_connection(self):
+        import mysql.connector
+
+        try:
+            conn = self.get_conn()
+        except mysql.connector.Error as exc:
+            raise self.connect_failure(self._reason(exc)) from exc
+        try:
+            # Plain SQL: the driver's start_transaction() refuses READ ONLY on MariaDB's version string.
+            cur = conn.cursor()
+            cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            cur.close()
+            yield conn
+        finally:
+            try:
+                # After an abandoned read, rollback() would first fetch every unread row; closing
+                # the connection ends the (read-only) transaction without that.
+                if not getattr(conn, "unread_result", False):
+                    conn.rollback()
+            finally:
+                conn.close()
+
+    # -- dialect ----------------------------------------------------------------------------------
+    def quote_identifier(self, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    def bind(self, value: object) -> tuple[str, list]:
+        return "%s", [value]
+
+    def _rows(self, conn, query: str, params: tuple = ()) -> list[tuple]:
+        cur = conn.cursor(buffered=True)
+        try:
+            cur.execute(query, params)
+            return cur.fetchall()
+        finally:
+            cur.close()
+
+    def table_exists(self, conn, table: str) -> bool:
+        schema, _, name = table.rpartition(".")
+        rows = self._rows(
+            conn,
+            "SELECT COUNT(*) FROM information_schema.tables "
+            "WHERE table_schema = COALESCE(%s, DATABASE()) AND table_name = %s",
+            (schema or None, name),
+        )
+        return rows[0][0] > 0
+
+    def list_tables(self, conn, schema: str | None) -> list[str]:
+        rows = self._rows(
+            conn,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = COALESCE(%s, DATABASE())",
+            (schema,),
+        )
+        return sorted(r[0] for r in rows)
+
+    def database_name(self, conn) -> str:
+        return self._rows(conn, "SELECT DATABASE()")[0][0] or ""
+
+    def stream(self, conn, sql: str, params: list) -> Iterator[Chunk]:
+        from .arrow_util import TypedColumns
+
+        cur = conn.cursor(buffered=False)  # unbuffered: rows stay on the server until fetched
+        try:
+            cur.execute(sql, tuple(params))
+            names = [d[0] for d in cur.description]
+            typed = TypedColumns({d[0]: _arrow_type(d) for d in cur.description})
+            offset = 0
+            while rows := cur.fetchmany(self.config.chunk_size):
+                yield self.rows_chunk(typed, names, rows, offset)
+                offset += len(rows)
+        except GeneratorExit:
+            # Abandoned early: cur.close() would first fetch every remaining row. Closing the
+            # connection (reader_connection does) discards them instead.
+            raise
+        else:
+            cur.close()

@@ -1,0 +1,334 @@
+"""Dialect-neutral half of the SQL source hooks: query building, checks, incremental state.
+
+A database's hook mixes `SqlSource` into its provider hook and supplies only its specifics:
+identifier quoting, parameter binding, a read-only connection, streaming, and table lookup.
+No database is named in this module.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import date, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from headwater.errors import ConnectionCheckError, SelectionError
+from headwater.records import RowError, render_value
+
+from .arrow_util import TypedColumns, rechunk
+from .base import Chunk, SourceReader
+from .models import SqlConnector
+
+# Reasons for `connect_failure`, worded the same for every database.
+REFUSED = "connection refused — is the server running and the port right?"
+UNKNOWN_HOST = "host name not found — check the connection's host"
+TIMEOUT = "timed out — is the host reachable from the worker (firewall, VPN)?"
+
+
+def auth_failed(user: str | None) -> str:
+    return f"authentication failed for user '{user or ''}' — check the connection's login and password"
+
+
+def unknown_database(name: str | None) -> str:
+    return f"database '{name or ''}' does not exist — check the database name in the connection"
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def json_value(value: object) -> object:
+    """A value as it is stored in state (JSON): timestamps and dates as ISO text, decimals as text."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def cursor_type(type_: pa.DataType) -> str:
+    if pa.types.is_integer(type_):
+        return "int"
+    if pa.types.is_floating(type_):
+        return "float"
+    if pa.types.is_timestamp(type_):
+        return "timestamp"
+    if pa.types.is_date(type_):
+        return "date"
+    return "string"
+
+
+def decode_cursor(cursor: dict) -> object:
+    """The stored watermark as the Python value the driver binds (timestamps as datetime)."""
+    value, kind = cursor["value"], cursor.get("type", "string")
+    if value is None:
+        return None
+    return {
+        "int": int,
+        "float": float,
+        "timestamp": datetime.fromisoformat,
+        "date": date.fromisoformat,
+    }.get(kind, str)(value)
+
+
+class CursorTracker:
+    """Drops rows already loaded at the watermark and finds the next watermark and its keys."""
+
+    def __init__(self, column: str, key_columns: list[str], previous: dict | None):
+        self.column = column
+        self.key_columns = key_columns  # empty: the whole row is the key
+        self.previous = previous
+        prev_cursor = (previous or {}).get("cursor") or {}
+        self.watermark = prev_cursor.get("value")
+        self.seen = {tuple(k) for k in (previous or {}).get("keys_at_cursor", [])}
+        self._past_watermark = not self.seen
+        self.max_value: object = None
+        self.max_type: str | None = None
+        self.max_keys: dict[tuple, None] = {}
+
+    def _key(self, table: pa.Table, i: int) -> tuple:
+        names = self.key_columns or table.column_names
+        return tuple(json_value(table.column(n)[i].as_py()) for n in names)
+
+    def filter(self, table: pa.Table) -> pa.Table:
+        # Rows come ordered by the cursor, so rows at the watermark are a prefix of the read.
+        if self._past_watermark or table.num_rows == 0:
+            return table
+        values = table.column(self.column)
+        drop = []
+        for i in range(table.num_rows):
+            if json_value(values[i].as_py()) != self.watermark:
+                self._past_watermark = True
+                break
+            if self._key(table, i) in self.seen:
+                drop.append(i)
+        if not drop:
+            return table
+        keep = pa.array(sorted(set(range(table.num_rows)) - set(drop)), type=pa.int64())
+        return table.take(keep)
+
+    def observe(self, table: pa.Table) -> None:
+        values = table.column(self.column)
+        if table.num_rows == 0 or values.null_count == len(values):
+            return
+        top = pc.max(values)
+        top_value = top.as_py()
+        if self.max_value is None or top_value > self.max_value:
+            self.max_value, self.max_type, self.max_keys = top_value, cursor_type(values.type), {}
+        if top_value == self.max_value:
+            at_max = table.filter(pc.equal(values, top))
+            names = self.key_columns or table.column_names
+            # one conversion for all rows at the maximum (many rows can share a coarse cursor value)
+            for row in at_max.select(names).to_pylist():
+                self.max_keys[tuple(json_value(row[n]) for n in names)] = None
+
+    def state(self) -> dict | None:
+        if self.max_value is None:  # nothing new: keep what was committed
+            return self.previous
+        value = json_value(self.max_value)
+        keys = dict(self.max_keys)
+        if value == self.watermark:
+            keys = {**dict.fromkeys(self.seen), **keys}
+        return {
+            "cursor": {"column": self.column, "type": self.max_type, "value": value},
+            "keys_at_cursor": [list(k) for k in keys],
+        }
+
+
+class SqlSource(SourceReader):
+    """Reads a table or query in chunks; mixed into each database's provider hook."""
+
+    source_label = "SQL database"  # the database's name, set by each dialect hook
+    config: SqlConnector
+
+    # -- dialect specifics --------------------------------------------------------------------
+    def quote_identifier(self, name: str) -> str:
+        raise NotImplementedError
+
+    def bind(self, value: object) -> tuple[str, list]:
+        """SQL text standing for `value` and the parameters that go with it."""
+        raise NotImplementedError
+
+    def reader_connection(self) -> AbstractContextManager:
+        """A connection in a read-only transaction; connect failures raise `connect_failure(...)`."""
+        raise NotImplementedError
+
+    def stream(self, conn, sql: str, params: list) -> Iterator[Chunk]:
+        """Chunks of any size, all with one schema, using bounded memory."""
+        raise NotImplementedError
+
+    def table_exists(self, conn, table: str) -> bool:
+        raise NotImplementedError
+
+    def list_tables(self, conn, schema: str | None) -> list[str]:
+        """Table and view names (without schema) in `schema`, or in the default schema."""
+        raise NotImplementedError
+
+    def database_name(self, conn) -> str:
+        raise NotImplementedError
+
+    def location(self) -> str:
+        """Where the database is, for messages: `at host:port (connection 'x')`."""
+        raise NotImplementedError
+
+    def connection_note(self) -> str:
+        return f" (connection '{self.config.conn_id}')" if self.config.conn_id else ""
+
+    # -- shared logic -------------------------------------------------------------------------
+    def connect_failure(self, reason: str) -> ConnectionCheckError:
+        return ConnectionCheckError(f"cannot connect to {self.source_label} {self.location()}: {reason}")
+
+    def quote_table(self, table: str) -> str:
+        return ".".join(self.quote_identifier(part) for part in table.split("."))
+
+    def source_sql(self) -> str:
+        if self.config.table:
+            return self.quote_table(self.config.table)
+        # Newlines so a trailing `-- comment` in the query cannot swallow the closing parenthesis.
+        return f"(\n{self.config.query}\n) AS hw_src"
+
+    def select_sql(self, watermark: object = None) -> tuple[str, list]:
+        cfg = self.config
+        cols = ", ".join(self.quote_identifier(c) for c in cfg.columns) if cfg.columns else "*"
+        sql = f"SELECT {cols} FROM {self.source_sql()}"
+        params: list = []
+        if cfg.cursor:
+            column = self.quote_identifier(cfg.cursor.column)
+            if watermark is not None:
+                fragment, params = self.bind(watermark)
+                sql += f" WHERE {column} >= {fragment}"
+            sql += f" ORDER BY {column}"
+        return sql, params
+
+    def column_names(self, conn, sql: str) -> list[str]:
+        cur = conn.cursor()
+        try:
+            cur.execute(sql)
+            names = [d[0] for d in cur.description]
+            cur.fetchall()
+        finally:
+            cur.close()
+        return names
+
+    def rows_chunk(self, typed: TypedColumns, names: list[str], rows: list[tuple], offset: int) -> Chunk:
+        """Chunk from DB-API rows; values that do not fit their column's type become TYPE_MISMATCH errors."""
+        table, mismatches = typed.table(
+            names, [list(c) for c in zip(*rows, strict=True)] or [[] for _ in names]
+        )
+        errors = [
+            RowError(
+                row=None,
+                stage="select",
+                code="TYPE_MISMATCH",
+                column=m.column,
+                value=render_value(m.value),
+                message=(
+                    f"{self._what()}, row {offset + m.index + 1} of this read: value of column '{m.column}' "
+                    f"does not fit type {m.expected} (taken from the declared type or earlier rows); "
+                    "CAST it in a query to read it"
+                ),
+                record=json.dumps({n: json_value(v) for n, v in zip(names, rows[m.index], strict=True)}),
+            )
+            for m in mismatches
+        ]
+        return Chunk(table, errors)
+
+    def _what(self) -> str:
+        return f"table '{self.config.table}'" if self.config.table else "the query"
+
+    def _missing_table(self, conn, database: str) -> ConnectionCheckError:
+        table = self.config.table or ""
+        schema, _, name = table.rpartition(".")
+        candidates = self.list_tables(conn, schema or None)
+        by_lower = {c.lower(): c for c in candidates}
+        similar = [
+            by_lower[c] for c in difflib.get_close_matches(name.lower(), list(by_lower), n=5, cutoff=0.6)
+        ]
+        hint = (
+            f"tables with a similar name: {', '.join(similar)}"
+            if similar
+            else f"no table with a similar name ({len(candidates)} tables visible)"
+        )
+        return ConnectionCheckError(
+            f"table '{table}' not found in database '{database}'{self.connection_note()}; {hint}"
+        )
+
+    def check(self) -> str:
+        cfg = self.config
+        with self.reader_connection() as conn:
+            database = self.database_name(conn)
+            if cfg.table and not self.table_exists(conn, cfg.table):
+                raise self._missing_table(conn, database)
+            try:
+                names = self.column_names(conn, f"SELECT * FROM {self.source_sql()} WHERE 1 = 0")
+            except Exception as exc:
+                raise SelectionError(
+                    f"{self._what()} failed on {self.source_label} database '{database}'"
+                    f"{self.connection_note()}: {first_line(exc)}"
+                ) from exc
+        wanted = [*(cfg.columns or []), *([cfg.cursor.column] if cfg.cursor else []), *cfg.primary_key]
+        for column in dict.fromkeys(wanted):
+            if column not in names:
+                close = difflib.get_close_matches(column, names, n=3, cutoff=0.6)
+                hint = f"did you mean {', '.join(close)}? " if close else ""
+                raise SelectionError(
+                    f"column '{column}' not found in {self._what()}{self.connection_note()}; "
+                    f"{hint}available columns: {', '.join(names)}"
+                )
+        incremental = f"; incremental on {cfg.cursor.column}" if cfg.cursor else "; full read each run"
+        return (
+            f"{self.source_label} database '{database}'{self.connection_note()}: "
+            f"{self._what()}, {len(cfg.columns or names)} columns selected{incremental}"
+        )
+
+    def read(self, state: dict | None) -> Iterator[Chunk]:
+        cfg = self.config
+        self.notes = []
+        self._next_state = None
+        tracker = None
+        watermark = None
+        if cfg.cursor:
+            previous = (
+                state if state and (state.get("cursor") or {}).get("column") == cfg.cursor.column else None
+            )
+            if state and previous is None:
+                self.notes.append(
+                    f"stored state is not for cursor column '{cfg.cursor.column}'; reading from the initial value"
+                )
+            if previous:
+                watermark = decode_cursor(previous["cursor"])
+            elif cfg.cursor.initial_value is not None:
+                watermark = cfg.cursor.initial_value
+            tracker = CursorTracker(cfg.cursor.column, list(cfg.primary_key), previous)
+        sql, params = self.select_sql(watermark)
+        self.log.info("Reading with: %s (parameters %s)", sql, params)
+        with self.reader_connection() as conn:
+            for chunk in rechunk(self.stream(conn, sql, params), cfg.chunk_size):
+                if tracker:
+                    chunk.table = tracker.filter(chunk.table)
+                    tracker.observe(chunk.table)
+                yield chunk
+        self._next_state = tracker.state() if tracker else None
+
+    def next_state(self) -> dict | None:
+        return getattr(self, "_next_state", None)
+
+    def watermark_description(self) -> str | None:
+        state = self.next_state()
+        if not state:
+            return None
+        cursor = state["cursor"]
+        count = len(state.get("keys_at_cursor", []))
+        return (
+            f"{cursor['column']} = {cursor['value']} ({count} row{'s' if count != 1 else ''} at that value)"
+        )

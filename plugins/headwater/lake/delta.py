@@ -1,0 +1,289 @@
+"""Delta Lake tables of the lake: one atomic, retry-safe commit per load.
+
+Append tables: the run's rows replace whatever the same (source, run) wrote before
+(`mode="overwrite"` with a predicate), so a retried load never duplicates. Merge tables: rows are
+deduplicated on the primary key and MERGEd (update matched, insert new).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Literal
+
+from headwater.errors import HeadwaterError
+from headwater.lake import storage
+from headwater.records import ROW_ID
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+SOURCE_COL = "_hw_source"
+RUN_COL = "_hw_run_id"
+LOADED_AT_COL = "_hw_loaded_at"
+META_COLUMNS = (SOURCE_COL, RUN_COL, LOADED_AT_COL)
+
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
+
+
+def sql_string(value: str) -> str:
+    """SQL string literal for deltalake predicates (DataFusion: quotes doubled, no backslash escapes)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_ident(name: str) -> str:
+    """Quoted identifier: unquoted names are lower-cased by DataFusion, so `Email` would not match."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_uri(name: str, root: str | None = None) -> str:
+    if not _TABLE_NAME.match(name):
+        raise ValueError(
+            f"lake table name {name!r}: use letters, digits, '_', '.', '-' (and '/' between parts)"
+        )
+    return storage.join(storage.lake_root(root), name)
+
+
+def open_table(uri: str) -> DeltaTable | None:
+    """The Delta table at `uri`, or None when there is none yet."""
+    from deltalake import DeltaTable
+
+    options = storage.storage_options(uri)
+    if not DeltaTable.is_deltatable(uri, storage_options=options):
+        return None
+    return DeltaTable(uri, storage_options=options)
+
+
+def read_table(name: str, root: str | None = None) -> pa.Table:
+    """Whole table as Arrow (tests, CLI; not for big tables)."""
+    table = open_table(table_uri(name, root))
+    if table is None:
+        raise HeadwaterError(f"lake table {name!r} does not exist yet")
+    return table.to_pyarrow_table()
+
+
+def write_table(
+    name: str,
+    parts: Iterable[pa.Table] | pa.RecordBatchReader,
+    *,
+    source: str,
+    run_id: str,
+    mode: Literal["append", "merge"] = "append",
+    primary_key: list[str] | None = None,
+    partition_by: list[str] | None = None,
+    root: str | None = None,
+) -> dict:
+    """Load one run's rows into lake table `name` in one commit; returns {version, rows, uri}.
+
+    Adds `_hw_source`, `_hw_run_id`, `_hw_loaded_at` and drops `_hw_row`. New nullable columns are
+    added to the table; columns the table already has are cast to its types (a lossy cast fails).
+    Without rows nothing is committed and the current version (-1 without a table) is returned.
+    """
+    uri = table_uri(name, root)
+    existing = open_table(uri)
+    _check_partitioning(name, existing, partition_by)
+    loaded_at = dt.datetime.now(dt.UTC)
+    target = arrow_schema(existing)
+    prepared = (
+        _with_meta(t, source=source, run_id=run_id, loaded_at=loaded_at) for t in _tables(parts) if t.num_rows
+    )
+
+    if mode == "append":
+        predicate = (
+            f"{sql_ident(SOURCE_COL)} = {sql_string(source)} AND {sql_ident(RUN_COL)} = {sql_string(run_id)}"
+        )
+        rows = replace_where(uri, prepared, predicate=predicate, partition_by=partition_by, target=target)
+    elif mode == "merge":
+        if not primary_key:
+            raise HeadwaterError(f"lake table {name!r}: mode 'merge' needs a primary key")
+        rows = _merge(uri, existing, prepared, primary_key, partition_by, target, name)
+    else:
+        raise ValueError(f"mode must be 'append' or 'merge', not {mode!r}")
+
+    after = open_table(uri)
+    return {"version": after.version() if after is not None else -1, "rows": rows, "uri": uri}
+
+
+def replace_where(
+    uri: str,
+    tables: Iterator[pa.Table],
+    *,
+    predicate: str,
+    partition_by: list[str] | None = None,
+    target: pa.Schema | None = None,
+) -> int:
+    """Replace the rows matching `predicate` with `tables`, streamed, in one commit; returns rows written.
+
+    Every incoming row must match the predicate (deltalake checks it). Creates the table when
+    missing. Nothing is committed when `tables` is empty.
+    """
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    first = next(tables, None)
+    if first is None:
+        return 0
+    schema = _target_schema(first.schema, target)
+    first = _conform(first, schema)  # a bad first part fails here, before deltalake starts
+    state: dict = {"rows": 0, "error": None}
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for table in itertools.chain([first], tables):
+            try:
+                table = _conform(table, schema)
+            except HeadwaterError as exc:
+                state["error"] = exc  # deltalake would wrap it in a generic DeltaError
+                raise
+            state["rows"] += table.num_rows
+            yield from table.to_batches()
+
+    try:
+        write_deltalake(
+            uri,
+            pa.RecordBatchReader.from_batches(schema, batches()),
+            mode="overwrite",
+            predicate=predicate,
+            # Lets a source gain a column without a manual migration; missing columns become null.
+            schema_mode="merge",
+            partition_by=partition_by if target is None else None,
+            storage_options=storage.storage_options(uri),
+        )
+    except Exception:
+        if state["error"] is not None:
+            raise state["error"] from None
+        raise
+    return state["rows"]
+
+
+def _merge(
+    uri: str,
+    existing: DeltaTable | None,
+    tables: Iterator[pa.Table],
+    primary_key: list[str],
+    partition_by: list[str] | None,
+    target: pa.Schema | None,
+    name: str,
+) -> int:
+    """Upsert on the primary key. MERGE needs the whole source at once, so parts are concatenated."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    tables = list(tables)
+    if not tables:
+        return 0
+    schema = _target_schema(tables[0].schema, target)
+    data = pa.concat_tables([_conform(t, schema) for t in tables])
+    missing = [k for k in primary_key if k not in data.column_names]
+    if missing:
+        raise HeadwaterError(f"lake table {name!r}: primary key column(s) {missing} are not in the rows")
+    for key in primary_key:
+        nulls = data.column(key).null_count
+        if nulls:
+            # A null key never matches in MERGE: each load would insert the row again.
+            raise HeadwaterError(f"lake table {name!r}: {nulls} row(s) have a null primary key {key!r}")
+    data = dedupe_last(data, primary_key)
+
+    if existing is None:
+        write_deltalake(
+            uri, data, mode="append", partition_by=partition_by, storage_options=storage.storage_options(uri)
+        )
+        return data.num_rows
+    on = " AND ".join(f"t.{sql_ident(k)} = s.{sql_ident(k)}" for k in primary_key)
+    (
+        existing.merge(data, predicate=on, source_alias="s", target_alias="t", merge_schema=True)
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .execute()
+    )
+    return data.num_rows
+
+
+def dedupe_last(table: pa.Table, keys: list[str]) -> pa.Table:
+    """Keep the last row of each key (input order), preserving the order of the kept rows."""
+    import numpy as np
+    import pyarrow as pa
+
+    index = "__hw_position"
+    with_pos = table.select(keys).append_column(index, pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    last = with_pos.group_by(keys, use_threads=False).aggregate([(index, "max")]).column(f"{index}_max")
+    if len(last) == table.num_rows:
+        return table
+    return table.take(np.sort(last.to_numpy()))
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _tables(parts: Iterable[pa.Table] | pa.RecordBatchReader) -> Iterator[pa.Table]:
+    import pyarrow as pa
+
+    if isinstance(parts, pa.RecordBatchReader):
+        for batch in parts:
+            yield pa.Table.from_batches([batch])
+    else:
+        yield from parts
+
+
+def _with_meta(table: pa.Table, *, source: str, run_id: str, loaded_at: dt.datetime) -> pa.Table:
+    import pyarrow as pa
+
+    drop = [c for c in (ROW_ID, *META_COLUMNS) if c in table.column_names]
+    table = table.drop_columns(drop)
+    n = table.num_rows
+    table = table.append_column(SOURCE_COL, pa.repeat(pa.scalar(source, pa.string()), n))
+    table = table.append_column(RUN_COL, pa.repeat(pa.scalar(run_id, pa.string()), n))
+    return table.append_column(
+        LOADED_AT_COL, pa.repeat(pa.scalar(loaded_at, pa.timestamp("us", tz="UTC")), n)
+    )
+
+
+def arrow_schema(table: DeltaTable | None) -> pa.Schema | None:
+    import pyarrow as pa
+
+    return pa.schema(table.schema().to_arrow()) if table is not None else None
+
+
+def _target_schema(incoming: pa.Schema, target: pa.Schema | None) -> pa.Schema:
+    """Incoming columns, typed as the table has them where it has them."""
+    import pyarrow as pa
+
+    if target is None:
+        return incoming
+    names = set(target.names)
+    return pa.schema([target.field(f.name) if f.name in names else f for f in incoming])
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Cast a part to `schema`, safely: deltalake itself would silently truncate (1.5 → 1 in an int column)."""
+    import pyarrow as pa
+
+    missing = [n for n in schema.names if n not in table.column_names]
+    extra = [n for n in table.column_names if n not in schema.names]
+    if missing or extra:
+        raise HeadwaterError(f"parts disagree on columns: missing {missing}, unexpected {extra}")
+    columns = []
+    for field in schema:
+        column = table.column(field.name)
+        if column.type != field.type:
+            try:
+                column = column.cast(field.type, safe=True)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise HeadwaterError(
+                    f"column {field.name!r}: {column.type} values cannot be stored as {field.type}: {exc}"
+                ) from exc
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _check_partitioning(name: str, existing: DeltaTable | None, partition_by: list[str] | None) -> None:
+    if existing is None or partition_by is None:
+        return
+    current = list(existing.metadata().partition_columns)
+    if current != list(partition_by):
+        raise HeadwaterError(
+            f"lake table {name!r} is partitioned by {current}, the source asks for {list(partition_by)}; "
+            "changing partitions needs a full rewrite of the table"
+        )

@@ -1,0 +1,96 @@
+"""Logic: case, decode, not, nullif, is_empty (and/or are operators, in `operators`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from headwater.mapping import casting
+from headwater.mapping.context import EvalContext
+from headwater.mapping.functions import _unify, register, value_kind
+
+
+def _condition(ctx: EvalContext, cond: Any) -> Any:
+    import pyarrow.compute as pc
+
+    if value_kind(cond.type) != "boolean":
+        cond = casting.convert(ctx, cond, "boolean")
+    return pc.fill_null(ctx.broadcast(cond), False)
+
+
+def _choose(ctx: EvalContext, conditions: list[Any], results: list[Any], default: Any) -> Any:
+    """First result whose condition holds, else `default` (null when None)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = _unify(ctx, [*results, default if default is not None else pa.scalar(None)])
+    kinds = {v.type for v in values} - {pa.null()}
+    if len(kinds) == 1:  # a null default takes the results' type; scalars stay scalars (if_else takes them)
+        kind = kinds.pop()
+        values = [v.cast(kind) if v.type == pa.null() else v for v in values]
+    out = values[-1]
+    # Built from the last branch back, so earlier conditions win.
+    for cond, value in zip(reversed(conditions), reversed(values[:-1]), strict=True):
+        out = pc.if_else(cond, value, out)
+    return ctx.broadcast(out)
+
+
+@register(
+    "case(cond: boolean, value: T, ...) -> T",
+    "The value of the first true condition: case(c1, v1, c2, v2, ..., default?); else default (or null).",
+    arg_types=lambda n: ("boolean", "T") * (n // 2) + ("T",) * (n % 2),
+)
+def case(ctx: EvalContext, *args: Any) -> Any:
+    pairs = len(args) // 2
+    conditions = [_condition(ctx, args[2 * i]) for i in range(pairs)]
+    results = [args[2 * i + 1] for i in range(pairs)]
+    return _choose(ctx, conditions, results, args[-1] if len(args) % 2 else None)
+
+
+@register(
+    "decode(x, search, result: T, ...) -> T",
+    "The result paired with the first search equal to x: decode(x, s1, r1, s2, r2, ..., default?).",
+    arg_types=lambda n: ("any",) + ("any", "T") * ((n - 1) // 2) + ("T",) * ((n - 1) % 2),
+)
+def decode(ctx: EvalContext, x: Any, *args: Any) -> Any:
+    import pyarrow.compute as pc
+
+    from headwater.mapping.operators import comparable
+
+    pairs = len(args) // 2
+    conditions = []
+    for i in range(pairs):
+        left, right = comparable(ctx, x, args[2 * i], "=")
+        conditions.append(pc.fill_null(ctx.broadcast(pc.equal(left, right)), False))
+    results = [args[2 * i + 1] for i in range(pairs)]
+    return _choose(ctx, conditions, results, args[-1] if len(args) % 2 else None)
+
+
+@register("not(x: boolean) -> boolean", "true where x is false, false where it is true; null stays null.")
+def not_(ctx: EvalContext, x: Any) -> Any:
+    import pyarrow.compute as pc
+
+    if value_kind(x.type) != "boolean":
+        x = casting.convert(ctx, x, "boolean")
+    return pc.invert(x)
+
+
+@register("nullif(x: T, y: T) -> T", "null where x equals y, else x (e.g. nullif(country, 'N/A')).")
+def nullif(ctx: EvalContext, x: Any, y: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from headwater.mapping.operators import comparable
+
+    left, right = comparable(ctx, x, y, "=")
+    same = pc.fill_null(ctx.broadcast(pc.equal(left, right)), False)
+    x = ctx.broadcast(x)
+    return pc.if_else(same, pa.scalar(None, x.type), x)
+
+
+@register("is_empty(x) -> boolean", "true where the value is null or text that is empty or only whitespace.")
+def is_empty(ctx: EvalContext, x: Any) -> Any:
+    import pyarrow.compute as pc
+
+    if value_kind(x.type) != "text":
+        return pc.is_null(x)
+    return pc.or_(pc.is_null(x), pc.fill_null(pc.equal(pc.utf8_trim_whitespace(x), ""), False))

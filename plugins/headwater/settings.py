@@ -1,0 +1,63 @@
+"""Where Headwater keeps things, read from the environment.
+
+Embedded defaults (a folder lake, a SQLite store under `.headwater/`) make a laptop work with
+nothing installed; production points the same names at object storage and PostgreSQL.
+No secret is ever read from here: credentials come from Airflow connections
+(`HEADWATER_STORE_CONN_ID`, `HEADWATER_LAKE_CONN_ID`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _path(env: str, default: Path) -> Path:
+    value = os.environ.get(env)
+    # abspath, not resolve(): this runs for every source at every DAG parse, and resolve() stats
+    return Path(os.path.abspath(os.path.expanduser(value))) if value else default
+
+
+def home() -> Path:
+    """Working folder for the embedded defaults (lake folder, SQLite store)."""
+    return _path("HEADWATER_HOME", PROJECT_ROOT / ".headwater")
+
+
+def include_dir() -> Path:
+    """Folder that relative paths in source files (demo data, suites, lookups) resolve against."""
+    return _path("HEADWATER_INCLUDE_DIR", PROJECT_ROOT / "include")
+
+
+def sources_dir() -> Path:
+    """Folder of source YAML files; one file, one DAG."""
+    return _path("HEADWATER_SOURCES_DIR", include_dir() / "sources")
+
+
+def schemas_dir() -> Path:
+    """Folder of target schemas (`<name>.yaml`)."""
+    return _path("HEADWATER_SCHEMAS_DIR", include_dir() / "schemas")
+
+
+def lake_uri() -> str:
+    """Root of the data lake: a local folder, or s3://, gs://, abfs:// by configuration."""
+    value = os.environ.get("HEADWATER_LAKE_URI")
+    if value:
+        return value.rstrip("/")
+    return str(home() / "lake")
+
+
+def lake_conn_id() -> str | None:
+    """Airflow connection holding object-storage credentials for the lake, if any."""
+    return os.environ.get("HEADWATER_LAKE_CONN_ID") or None
+
+
+def store_conn_id() -> str | None:
+    """Airflow connection (postgres) of the profile/run store; wins over HEADWATER_STORE_URL."""
+    return os.environ.get("HEADWATER_STORE_CONN_ID") or None
+
+
+def store_url() -> str:
+    """SQLAlchemy URL of the profile/run store when no connection is configured (no secrets here)."""
+    return os.environ.get("HEADWATER_STORE_URL") or f"sqlite:///{home() / 'headwater.db'}"

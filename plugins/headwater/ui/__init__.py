@@ -1,0 +1,1 @@
+"""The Sources page in the Airflow UI: every source, its configuration and its latest run."""

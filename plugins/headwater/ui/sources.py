@@ -1,0 +1,79 @@
+"""What the Sources page shows, gathered from the source files and the run records.
+
+Kept free of web concerns so the CLI and tests can use it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class SourceRow:
+    dag_id: str
+    file: str
+    connector: str
+    target: str
+    lake_table: str
+    schedule: str
+    problems: list[str]
+    status: str | None = None
+    started_at: str | None = None
+    duration_s: float | None = None
+    rows_read: int | None = None
+    rows_mapped: int | None = None
+    rows_quarantined: int | None = None
+    rows_loaded: int | None = None
+    watermark: str | None = None
+    errors_by_code: dict | None = None
+    error_summary: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def source_rows() -> list[SourceRow]:
+    """One row per source file (valid or not), with its latest run when there is one."""
+    from headwater.config.loader import load_sources
+    from headwater.store import db, runs
+
+    loaded = load_sources()
+    latest = {r.source: r for r in runs.latest_runs(db.get_engine())}
+    rows = [
+        SourceRow(
+            dag_id=s.dag_id,
+            file=s.path,
+            connector=s.config.connector.type,
+            target=s.config.mapping.target,
+            lake_table=s.lake_table,
+            schedule=_schedule(s.config.schedule),
+            problems=[],
+        )
+        for s in loaded.sources
+    ]
+    for file, issues in loaded.errors.items():
+        stem = file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        rows.append(SourceRow(stem, file, "?", "?", "?", "?", [f"{i.loc}: {i.message}" for i in issues]))
+    for row in rows:
+        record = latest.get(row.dag_id)
+        if record is None:
+            continue
+        row.status = record.status
+        row.started_at = record.started_at.isoformat(timespec="seconds") if record.started_at else None
+        row.duration_s = record.duration_s
+        row.rows_read, row.rows_mapped = record.rows_read, record.rows_mapped
+        row.rows_quarantined, row.rows_loaded = record.rows_quarantined, record.rows_loaded
+        row.watermark = record.watermark_after
+        row.errors_by_code = record.errors_by_code
+        row.error_summary = record.error_summary
+    return sorted(rows, key=lambda r: r.dag_id)
+
+
+def _schedule(schedule) -> str:
+    if schedule.cron:
+        return schedule.cron
+    if schedule.interval:
+        return f"every {int(schedule.interval.total_seconds())}s"
+    if schedule.assets:
+        return "on " + ", ".join(schedule.assets)
+    return "manual"

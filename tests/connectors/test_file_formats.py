@@ -1,0 +1,267 @@
+"""Format readers on their own: CSV options, JSON lines (block and per-line paths), compression, zip,
+and damaged files. Each reader gets a plain (non-seekable) stream, as remote and compressed files do."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import zipfile
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from headwater.connectors import file_formats
+from headwater.connectors.compression import compression_of
+from headwater.connectors.file_formats import detect_format, read_file
+from headwater.connectors.models import CsvOptions
+
+
+class Stream(io.RawIOBase):
+    """A stream that can only be read forward (like a socket or a decompressor)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        return self._data.readinto(buffer)
+
+
+def zstd(data: bytes) -> bytes:
+    out = pa.BufferOutputStream()
+    with pa.CompressedOutputStream(out, "zstd") as sink:
+        sink.write(data)
+    return out.getvalue().to_pybytes()
+
+
+def parquet(table: pa.Table) -> bytes:
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    return out.getvalue()
+
+
+def zipped(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def read(data: bytes, name: str = "f", fmt: str | None = "csv", seekable: bool = False, **kwargs):
+    stream = io.BytesIO(data) if seekable else io.BufferedReader(Stream(data))
+    chunks = list(read_file(stream, name=name, fmt=fmt, **kwargs))
+    rows = [r for c in chunks for r in c.table.to_pylist()]
+    return rows, [(e.code, e.message) for c in chunks for e in c.errors]
+
+
+CSV = b"id,name\n1,Ann\n2,Bob\n"
+ROWS = [{"id": "1", "name": "Ann"}, {"id": "2", "name": "Bob"}]
+
+
+# -- names -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "setting", "compression", "fmt"),
+    [
+        ("a.csv", "auto", None, "csv"),
+        ("a.csv.gz", "auto", "gzip", "csv"),
+        ("a.jsonl.bz2", "auto", "bz2", "jsonl"),
+        ("a.parquet.zst", "auto", "zstd", "parquet"),
+        ("A.JSON.ZIP", "auto", "zip", "json"),
+        ("a.zip", "auto", "zip", None),
+        ("a.csv.gz", "none", None, "csv"),
+        ("a.data", "bz2", "bz2", None),
+    ],
+)
+def test_compression_and_format_from_the_name(name, setting, compression, fmt):
+    assert compression_of(name, setting) == compression
+    assert detect_format(name) == fmt
+
+
+# -- CSV options -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "options", "rows"),
+    [
+        pytest.param(b"id;name\n1;Ann\n2;Bob\n", {"delimiter": ";"}, ROWS, id="delimiter"),
+        pytest.param(b"id,name\n1,'A, nn'\n", {"quotechar": "'"}, [{"id": "1", "name": "A, nn"}], id="quotechar"),
+        pytest.param(b'id,name\n1,"A\\"nn"\n', {"escapechar": "\\"}, [{"id": "1", "name": 'A"nn'}], id="escapechar"),
+        pytest.param(b"1,Ann\n2,Bob\n", {"header": False, "column_names": ["id", "name"]}, ROWS, id="no_header"),
+        pytest.param(b"a,b\n1,Ann\n2,Bob\n", {"column_names": ["id", "name"]}, ROWS, id="names_replace_header"),
+        pytest.param(b"exported today\n\nid,name\n1,Ann\n2,Bob\n", {"skip_rows": 2}, ROWS, id="skip_rows"),
+        pytest.param("id,name\n1,Zoë\n".encode("latin-1"), {"encoding": "latin-1"}, [{"id": "1", "name": "Zoë"}], id="latin1"),
+        pytest.param(b'id,name\n1,"two\nlines"\n', {}, [{"id": "1", "name": "two\nlines"}], id="newline_in_quotes"),
+        pytest.param(b"id,name\n1,\n2,\"\"\n", {}, [{"id": "1", "name": None}, {"id": "2", "name": ""}], id="null_vs_empty"),
+    ],
+)
+def test_csv_options(data, options, rows):
+    assert read(data, csv=CsvOptions(**options)) == (rows, [])
+
+
+def test_csv_header_longer_than_a_block_on_a_stream(monkeypatch):
+    monkeypatch.setattr(file_formats, "_CSV_BLOCK_BYTES", 16)
+    names = [f"column_{i}" for i in range(20)]
+    data = (",".join(names) + "\n" + ",".join(str(i) for i in range(20)) + "\n").encode()
+    rows, errors = read(data)
+    assert errors == [] and rows == [{n: str(i) for i, n in enumerate(names)}]
+
+
+def test_csv_large_file_on_a_stream_keeps_every_row():
+    data = b"id,pad\n" + b"".join(b"%d,%s\n" % (i, b"x" * 50) for i in range(100_000))
+    rows, errors = read(data, chunk_size=30_000)
+    assert errors == [] and len(rows) == 100_000 and rows[-1]["id"] == "99999"
+
+
+# -- compression -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("compress", "kind"),
+    [(gzip.compress, "gzip"), (bz2.compress, "bz2"), (zstd, "zstd"), (lambda d: d, None)],
+    ids=["gzip", "bz2", "zstd", "none"],
+)
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "json", "parquet"])
+def test_every_format_in_every_compression(compress, kind, fmt):
+    table = pa.table({"id": ["1", "2"], "name": ["Ann", "Bob"]})
+    data = {
+        "csv": CSV,
+        "jsonl": b"".join(json.dumps(r).encode() + b"\n" for r in ROWS),
+        "json": json.dumps(ROWS).encode(),
+        "parquet": parquet(table),
+    }[fmt]
+    assert read(compress(data), fmt=fmt, compression=kind) == (ROWS, [])
+
+
+def test_zip_members_are_files_of_their_own():
+    data = zipped(
+        {
+            "a.csv": CSV,
+            "sub/b.jsonl.gz": gzip.compress(b'{"id": "3", "name": "Cy"}\n'),
+            "c.parquet": parquet(pa.table({"id": ["4"], "name": ["Di"]})),
+            "d.txt": b"what format?",
+            "e.csv": b"",
+            "inner.zip": zipped({"x.csv": CSV}),
+        }
+    )
+    rows, errors = read(data, name="in/archive.zip", fmt=None, compression="zip")
+    assert rows == [*ROWS, {"id": "4", "name": "Di"}, {"id": "3", "name": "Cy"}]
+    assert errors == [
+        ("BAD_FILE", "in/archive.zip!d.txt: cannot tell the format from the extension; set connector.format"),
+        ("BAD_FILE", "in/archive.zip!e.csv: the file is empty"),
+        ("BAD_FILE", "in/archive.zip!inner.zip: a zip archive inside a zip archive is not read; extract it first"),
+    ]
+
+
+# -- damaged files -----------------------------------------------------------------------------
+
+
+BAD_FILES = [
+    pytest.param(b"", "csv", None, "BAD_FILE", "f: the file is empty", id="empty_csv"),
+    pytest.param(b"", "jsonl", None, "BAD_FILE", "f: the file is empty", id="empty_jsonl"),
+    pytest.param(b"", "json", None, "BAD_FILE", "f: the file is empty", id="empty_json"),
+    pytest.param(b"", "parquet", None, "BAD_FILE", "f: the file is empty", id="empty_parquet"),
+    pytest.param(gzip.compress(b""), "csv", "gzip", "BAD_FILE", "f: the file is empty", id="empty_after_gunzip"),
+    pytest.param(
+        b"not gzip", "csv", "gzip", "BAD_FILE",
+        "f: cannot read this csv file (BadGzipFile: Not a gzipped file (b'no')); skipped the rest of it",
+        id="corrupt_gzip",
+    ),
+    pytest.param(
+        b"not bz2!", "csv", "bz2", "BAD_FILE",
+        "f: cannot read this csv file (OSError: Invalid data stream); skipped the rest of it", id="corrupt_bz2",
+    ),
+    pytest.param(b"not zstd", "csv", "zstd", "BAD_FILE", "f: cannot read this csv file (", id="corrupt_zstd"),
+    pytest.param(
+        parquet(pa.table({"id": list(range(100))}))[:-30], "parquet", None, "BAD_FILE",
+        "f: cannot read this parquet file (ArrowInvalid: ", id="truncated_parquet",
+    ),
+    pytest.param(
+        b"not a zip", None, "zip", "BAD_FILE",
+        "f: cannot read this zip archive (BadZipFile: File is not a zip file)", id="corrupt_zip",
+    ),
+    pytest.param(zipped({}), None, "zip", "BAD_FILE", "f: the zip archive holds no files", id="empty_zip"),
+    pytest.param(
+        b'{"a": 1', "json", None, "BAD_FILE", "f: invalid JSON (Expecting ',' delimiter at line 1 column 8)",
+        id="broken_json",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "fmt", "compression", "code", "message"), BAD_FILES)
+def test_damaged_files_are_one_error(data, fmt, compression, code, message):
+    rows, errors = read(data, fmt=fmt, compression=compression)
+    assert rows == []
+    [(got_code, got_message)] = errors
+    assert got_code == code and got_message.startswith(message)
+
+
+def test_truncated_gzip_is_a_bad_file_and_the_next_reads_go_on():
+    data = gzip.compress(b"id\n" + b"".join(b"%d\n" % i for i in range(200_000)))
+    rows, errors = read(data[: len(data) // 2], compression="gzip")
+    # Rows before the damage are kept, except those pyarrow's read-ahead had not handed over yet.
+    assert len(rows) < 200_000
+    assert [code for code, _ in errors] == ["BAD_FILE"] and "EOFError" in errors[0][1]
+    assert read(gzip.compress(CSV), compression="gzip") == (ROWS, [])
+
+
+ROW_ERRORS = [
+    pytest.param(
+        b"id,name\n1,Ann\n2\n3,Bob,x\n", "csv", [{"id": "1", "name": "Ann"}],
+        [("MALFORMED_ROW", "f line 3: expected 2 columns, found 1"), ("MALFORMED_ROW", "f line 4: expected 2 columns, found 3")],
+        id="csv_wrong_field_count",
+    ),
+    pytest.param(
+        b"id,name\n1,Ann\n2,\xff\n", "csv", [{"id": "1", "name": "Ann"}],
+        [("BAD_ENCODING", "f record 2: column 'name' is not valid utf-8 text")],
+        id="csv_bad_utf8",
+    ),
+    pytest.param(
+        b'{"id": 1}\n{"id": "\xff"}\n{"id": 2\n', "jsonl", [{"id": 1}],
+        [("BAD_ENCODING", "f line 2: not valid utf-8 text"), ("MALFORMED_ROW", "f line 3: invalid JSON (Expecting ',' delimiter at column 9)")],
+        id="jsonl_bad_lines",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "fmt", "rows", "errors"), ROW_ERRORS)
+def test_bad_rows_are_errors_and_good_rows_are_kept(data, fmt, rows, errors):
+    assert read(data, fmt=fmt) == (rows, errors)
+
+
+# -- JSON lines: block path vs per-line path ---------------------------------------------------
+
+
+def test_jsonl_blocks_keep_types_text_and_line_numbers(monkeypatch):
+    monkeypatch.setattr(file_formats, "_JSONL_BLOCK_BYTES", 64)  # many blocks, some parsed line by line
+    lines = [json.dumps({"id": i, "at": "2026-01-01T00:00:00+00:00", "n": None}) for i in range(8)]
+    lines[3] = "{broken"
+    lines[5] = json.dumps({"id": 5, "at": "2026-01-01", "tags": ["a"], "n": 1.5})
+    lines.insert(6, "")
+    rows, errors = read(("\n".join(lines) + "\n").encode(), fmt="jsonl", chunk_size=3)
+    assert [r["id"] for r in rows] == [0, 1, 2, 4, 5, 6, 7]
+    assert {r["at"] for r in rows} == {"2026-01-01T00:00:00+00:00", "2026-01-01"}  # text as written
+    assert rows[4]["tags"] == '["a"]' and rows[4]["n"] == "1.5"  # n was all null first: text
+    assert errors == [("MALFORMED_ROW", "f line 4: invalid JSON (Expecting property name enclosed in double quotes at column 2)")]
+
+
+def test_jsonl_value_of_another_type_in_a_later_block_is_a_type_mismatch(monkeypatch):
+    monkeypatch.setattr(file_formats, "_JSONL_BLOCK_BYTES", 32)
+    data = b"".join(json.dumps({"id": i}).encode() + b"\n" for i in range(10)) + b'{"id": "ten"}\n'
+    rows, errors = read(data, fmt="jsonl")
+    assert len(rows) == 10 and errors == [
+        ("TYPE_MISMATCH", "f line 11: value of 'id' does not fit type int64 taken from earlier records")
+    ]
+
+
+def test_jsonl_line_longer_than_a_block(monkeypatch):
+    monkeypatch.setattr(file_formats, "_JSONL_BLOCK_BYTES", 8)
+    rows, errors = read(b'{"id": 1, "name": "a long line"}\n{"id": 2, "name": "b"}', fmt="jsonl")
+    assert rows == [{"id": 1, "name": "a long line"}, {"id": 2, "name": "b"}] and errors == []

@@ -1,0 +1,97 @@
+"""Incremental cursors of every state type round-trip through JSON state and back into a query."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from headwater.connectors.registry import make_hook
+from tests.services import unique
+
+from .sql_backends import BACKENDS
+
+# (backend, SQL type, three ascending values as SQL literals, state type, stored value of the max)
+CASES = [
+    (
+        "postgres",
+        "TIMESTAMPTZ",
+        ["'2024-01-01 10:00+00'", "'2024-01-02 10:00+00'", "'2024-01-03 10:00:00.5+00'"],
+        "timestamp",
+        "2024-01-03T10:00:00.500000+00:00",
+    ),
+    ("postgres", "DATE", ["'2024-01-01'", "'2024-01-02'", "'2024-01-03'"], "date", "2024-01-03"),
+    ("postgres", "DOUBLE PRECISION", ["1.5", "2.5", "3.25"], "float", 3.25),
+    ("postgres", "BIGINT", ["1", "2", "3"], "int", 3),
+    ("postgres", "VARCHAR(10)", ["'a'", "'b'", "'c''s'"], "string", "c's"),
+    (
+        "mysql",
+        "TIMESTAMP(3) NULL",
+        ["'2024-01-01 10:00:00'", "'2024-01-02 10:00:00'", "'2024-01-03 10:00:00.25'"],
+        "timestamp",
+        "2024-01-03T10:00:00.250000",
+    ),
+    ("mysql", "DATE", ["'2024-01-01'", "'2024-01-02'", "'2024-01-03'"], "date", "2024-01-03"),
+    ("mysql", "DOUBLE", ["1.5", "2.5", "3.25"], "float", 3.25),
+    ("mysql", "VARCHAR(10)", ["'a'", "'b'", "'c''s'"], "string", "c's"),
+    ("sqlite", "REAL", ["1.5", "2.5", "3.25"], "float", 3.25),
+    ("sqlite", "INTEGER", ["1", "2", "3"], "int", 3),
+]
+
+
+@pytest.mark.parametrize(
+    ("backend", "sql_type", "values", "state_type", "stored"),
+    [
+        pytest.param(
+            *case,
+            id=f"{case[0]}-{case[1].split('(')[0].lower()}",
+            marks=[pytest.mark.integration] if case[0] != "sqlite" else [],
+        )
+        for case in CASES
+    ],
+)
+def test_cursor_type_round_trip(backend, sql_type, values, state_type, stored, include_dir, set_conn):
+    db = BACKENDS[backend](include_dir, set_conn)
+    try:
+        table = db.create()
+        db.execute(f"DROP TABLE {table}")
+        db.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, c {sql_type})")
+        db.execute(f"INSERT INTO {table} VALUES (1, {values[0]}), (2, {values[2]}), (3, {values[1]})")
+        config = db.config(table=table, cursor={"column": "c"}, primary_key="id")
+        hook = make_hook(config)
+        assert sorted(r["id"] for c in hook.read(None) for r in c.table.to_pylist()) == [1, 2, 3]
+        state = json.loads(json.dumps(hook.next_state()))
+        assert state == {
+            "cursor": {"column": "c", "type": state_type, "value": stored},
+            "keys_at_cursor": [[2]],
+        }
+
+        db.execute(f"INSERT INTO {table} VALUES (4, {values[2]}), (5, {values[1]})")
+        hook = make_hook(config)
+        assert [r["id"] for c in hook.read(state) for r in c.table.to_pylist()] == [4]
+        assert sorted(hook.next_state()["keys_at_cursor"]) == [[2], [4]]
+    finally:
+        db.close()
+
+
+@pytest.mark.integration
+def test_postgres_numeric_becomes_decimal(include_dir, set_conn):
+    import decimal
+
+    from headwater.connectors.registry import make_hook
+
+    from .sql_backends import PostgresBackend
+
+    backend = PostgresBackend(include_dir, set_conn)
+    try:
+        table = unique("hw_numeric")
+        backend.execute(f"CREATE TABLE {table} (id int, amount numeric(10,2), ratio numeric)")
+        backend.tables.append(table)
+        backend.insert(table, ["id", "amount", "ratio"], [(1, "12.50", "0.3333"), (2, None, None)])
+        chunks = list(make_hook(backend.config(table=table)).read(None))
+        data = chunks[0].table
+        assert str(data.schema.field("amount").type) == "decimal128(10, 2)"
+        assert str(data.schema.field("ratio").type) == "string"  # unbounded NUMERIC keeps its text
+        assert data.column("amount").to_pylist() == [decimal.Decimal("12.50"), None]
+    finally:
+        backend.close()
