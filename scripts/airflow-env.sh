@@ -28,6 +28,10 @@ export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$HEADWATER_PORT
 # The embedded SQLite metadata DB: writers wait up to 60 s for a lock rather than fail the request.
 if [[ "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite}" == sqlite* ]]; then
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS:-headwater.local_airflow.SQLITE_CONNECT_ARGS}"
+  # Task processes report to the api-server, which may itself be waiting for that lock: with the
+  # 5 s default a busy moment killed a starting task ("PATCH task-instances/.../run" read timeout)
+  # and sent it to up_for_retry. Wait as long as the database would.
+  export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="${AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT:-75}"
 fi
 
 # LocalExecutor forks `parallelism` worker processes up front (32 by default): keep a laptop light.
