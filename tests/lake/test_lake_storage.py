@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from headwater.errors import HeadwaterError
@@ -45,5 +47,73 @@ def test_aws_connection_options():
 
 
 def test_other_connection_types_are_refused_not_guessed():
-    with pytest.raises(HeadwaterError, match="connection 'lake' has type 'google_cloud_platform'"):
-        storage.options_from_connection("google_cloud_platform", None, None, {}, "lake")
+    with pytest.raises(HeadwaterError, match="connection 'lake' has type 'ftp'; the lake takes connections of type 'aws', 'wasb'"):
+        storage.options_from_connection("ftp", None, None, {}, "lake")
+
+
+AZURITE = (
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5PT0=;"
+    "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
+)
+
+
+@pytest.mark.parametrize(
+    ("login", "password", "extra", "host", "expected"),
+    [
+        pytest.param(
+            None, None, {"connection_string": AZURITE}, None,
+            {"AZURE_STORAGE_ACCOUNT_NAME": "devstoreaccount1", "AZURE_STORAGE_ACCOUNT_KEY": "a2V5PT0=",
+             "AZURE_STORAGE_ENDPOINT": "http://127.0.0.1:10000/devstoreaccount1", "allow_http": "true"},
+            id="connection-string-azurite",  # the key ends in '=': split on the first '=' only
+        ),
+        pytest.param(
+            "acct", "key", {}, "https://acct.blob.core.windows.net",
+            {"AZURE_STORAGE_ACCOUNT_NAME": "acct", "AZURE_STORAGE_ACCOUNT_KEY": "key"},
+            id="account-key-public-endpoint-not-forwarded",
+        ),
+        pytest.param(
+            "client-id", "client-secret", {"tenant_id": "tenant"}, None,
+            {"AZURE_STORAGE_TENANT_ID": "tenant", "AZURE_STORAGE_CLIENT_ID": "client-id",
+             "AZURE_STORAGE_CLIENT_SECRET": "client-secret"},
+            id="service-principal",
+        ),
+        pytest.param(
+            "acct", None, {"extra__wasb__sas_token": "?sv=2024&sig=x"}, "https://private.example.net",
+            {"AZURE_STORAGE_ACCOUNT_NAME": "acct", "AZURE_STORAGE_SAS_KEY": "sv=2024&sig=x",
+             "AZURE_STORAGE_ENDPOINT": "https://private.example.net"},
+            id="sas-token-old-extra-name-private-endpoint",
+        ),
+    ],
+)
+def test_wasb_connection_options(login, password, extra, host, expected):
+    assert storage.options_from_connection("wasb", login, password, extra, "lake", host) == expected
+
+
+def test_wasb_connection_without_credentials_is_an_error():
+    with pytest.raises(HeadwaterError, match="connection 'lake' \\(wasb\\) has no credentials"):
+        storage.options_from_connection("wasb", None, None, {}, "lake")
+
+
+def test_gcp_connection_options(tmp_path):
+    key = {"type": "service_account", "client_email": "x@p.iam.gserviceaccount.com"}
+    assert storage.options_from_connection("google_cloud_platform", None, None, {"key_path": "/k.json"}) == {
+        "GOOGLE_SERVICE_ACCOUNT": "/k.json"
+    }
+    inline = storage.options_from_connection("google_cloud_platform", None, None, {"keyfile_dict": key})
+    assert inline == {"GOOGLE_SERVICE_ACCOUNT_KEY": json.dumps(key)}
+    with pytest.raises(HeadwaterError, match="keyfile_dict is not JSON"):
+        storage.options_from_connection("google_cloud_platform", None, None, {"keyfile_dict": "{oops"}, "lake")
+    with pytest.raises(HeadwaterError, match="has no service account key for the lake"):
+        storage.options_from_connection("google_cloud_platform", None, None, {"is_anonymous": True}, "lake")
+
+
+@pytest.mark.parametrize(
+    ("uri", "path"),
+    [
+        ("abfs://lake@acct.dfs.core.windows.net/tables/t", "lake/tables/t"),
+        ("abfss://lake@acct.dfs.core.windows.net", "lake"),
+        ("az://lake/tables/t/", "lake/tables/t"),
+    ],
+)
+def test_azure_path_inside_the_account(uri, path):
+    assert storage.azure_path(uri) == path

@@ -6,28 +6,20 @@ location and credentials from here, so the two never disagree.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+from datetime import UTC
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from headwater import settings
 from headwater.errors import HeadwaterError
+from headwater.lake.credentials import options_from_connection
 
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
 
-_REMOTE_SCHEMES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"}
-
-# Extras of an Airflow "aws" connection read by name (never spread wholesale) → deltalake option.
-_AWS_EXTRAS = {
-    "region_name": "AWS_REGION",
-    "aws_session_token": "AWS_SESSION_TOKEN",
-    "endpoint_url": "AWS_ENDPOINT_URL",
-    # S3 has no atomic rename: delta-rs needs a locking provider (DynamoDB) for concurrent writers,
-    # or an explicit opt-out. Operators choose; we only forward their choice.
-    "aws_s3_locking_provider": "AWS_S3_LOCKING_PROVIDER",
-    "delta_dynamo_table_name": "DELTA_DYNAMO_TABLE_NAME",
-    "aws_s3_allow_unsafe_rename": "AWS_S3_ALLOW_UNSAFE_RENAME",
-}
+_AZURE_SCHEMES = {"az", "abfs", "abfss"}
+_REMOTE_SCHEMES = {"s3", "s3a", "gs", "gcs", *_AZURE_SCHEMES}
 
 
 def lake_root(root: str | None = None) -> str:
@@ -54,19 +46,80 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     options = connection_options()
     scheme = urlparse(uri).scheme.lower()
     if options and scheme in ("s3", "s3a"):
-        endpoint = options.get("AWS_ENDPOINT_URL")
-        parsed = urlparse(endpoint) if endpoint else None
-        fs = pafs.S3FileSystem(
-            access_key=options.get("AWS_ACCESS_KEY_ID"),
-            secret_key=options.get("AWS_SECRET_ACCESS_KEY"),
-            session_token=options.get("AWS_SESSION_TOKEN"),
-            region=options.get("AWS_REGION"),
-            endpoint_override=parsed.netloc if parsed else None,
-            scheme=parsed.scheme if parsed else "https",
-        )
-        return fs, uri.split("://", 1)[1]
+        return _s3_filesystem(options), uri.split("://", 1)[1]
+    if options and scheme in _AZURE_SCHEMES:
+        return _azure_filesystem(options, uri), azure_path(uri)
+    if options and scheme in ("gs", "gcs"):
+        return _gcs_filesystem(options), uri.split("://", 1)[1]
     # No connection: pyarrow finds credentials the usual way (environment, instance metadata).
     return pafs.FileSystem.from_uri(uri)
+
+
+def _s3_filesystem(options: dict[str, str]) -> pafs.FileSystem:
+    import pyarrow.fs as pafs
+
+    endpoint = options.get("AWS_ENDPOINT_URL")
+    parsed = urlparse(endpoint) if endpoint else None
+    return pafs.S3FileSystem(
+        access_key=options.get("AWS_ACCESS_KEY_ID"),
+        secret_key=options.get("AWS_SECRET_ACCESS_KEY"),
+        session_token=options.get("AWS_SESSION_TOKEN"),
+        region=options.get("AWS_REGION"),
+        endpoint_override=parsed.netloc if parsed else None,
+        scheme=parsed.scheme if parsed else "https",
+    )
+
+
+def azure_path(uri: str) -> str:
+    """`container/path` of `abfs[s]://container@account.dfs.core.windows.net/path` or `az://container/path`."""
+    parsed = urlparse(uri)
+    container = parsed.netloc.split("@", 1)[0]
+    return "/".join(p for p in (container, parsed.path.strip("/")) if p)
+
+
+def _azure_account(uri: str) -> str | None:
+    netloc = urlparse(uri).netloc
+    return netloc.split("@", 1)[1].split(".", 1)[0] if "@" in netloc else None
+
+
+def _azure_filesystem(options: dict[str, str], uri: str) -> pafs.FileSystem:
+    import pyarrow.fs as pafs
+
+    account = options.get("AZURE_STORAGE_ACCOUNT_NAME") or _azure_account(uri)
+    if not account:
+        raise HeadwaterError(f"{uri}: no storage account (name it in the URI: abfs://container@ACCOUNT.dfs.core.windows.net/...)")
+    kwargs: dict[str, str] = {}
+    if options.get("AZURE_STORAGE_ACCOUNT_KEY"):
+        kwargs["account_key"] = options["AZURE_STORAGE_ACCOUNT_KEY"]
+    elif options.get("AZURE_STORAGE_SAS_KEY"):
+        kwargs["sas_token"] = options["AZURE_STORAGE_SAS_KEY"]
+    for option, arg in (("AZURE_STORAGE_CLIENT_ID", "client_id"), ("AZURE_STORAGE_CLIENT_SECRET", "client_secret"),
+                        ("AZURE_STORAGE_TENANT_ID", "tenant_id")):
+        if options.get(option):
+            kwargs[arg] = options[option]
+    endpoint = options.get("AZURE_STORAGE_ENDPOINT")
+    if endpoint:  # Azurite or a private endpoint: both services answer there
+        parsed = urlparse(endpoint)
+        kwargs.update(blob_storage_authority=parsed.netloc, dfs_storage_authority=parsed.netloc,
+                      blob_storage_scheme=parsed.scheme, dfs_storage_scheme=parsed.scheme)
+    return pafs.AzureFileSystem(account, **kwargs)
+
+
+def _gcs_filesystem(options: dict[str, str]) -> pafs.FileSystem:
+    """GCS with the connection's service account: pyarrow takes an access token, not a key."""
+    import pyarrow.fs as pafs
+    from google.auth.transport.requests import Request
+    from google.oauth2 import service_account
+
+    scopes = ["https://www.googleapis.com/auth/devstorage.read_write"]
+    if "GOOGLE_SERVICE_ACCOUNT" in options:
+        creds = service_account.Credentials.from_service_account_file(options["GOOGLE_SERVICE_ACCOUNT"], scopes=scopes)
+    else:
+        info = json.loads(options["GOOGLE_SERVICE_ACCOUNT_KEY"])
+        creds = service_account.Credentials.from_service_account_info(info, scopes=scopes)
+    creds.refresh(Request())
+    # google-auth's expiry is naive UTC; pyarrow wants an aware datetime
+    return pafs.GcsFileSystem(access_token=creds.token, credential_token_expiration=creds.expiry.replace(tzinfo=UTC))
 
 
 def storage_options(uri: str) -> dict[str, str] | None:
@@ -79,15 +132,11 @@ def storage_options(uri: str) -> dict[str, str] | None:
 def connection_options() -> dict[str, str]:
     """Object-storage options from the Airflow connection `settings.lake_conn_id()`, deltalake style.
 
-    What is implemented: an Airflow connection of type `aws` (login = access key id, password =
-    secret key, extras `region_name`, `endpoint_url`, `aws_session_token`, and the delta-rs S3
-    locking settings `aws_s3_locking_provider`, `delta_dynamo_table_name`,
-    `aws_s3_allow_unsafe_rename`). An http:// endpoint (MinIO, moto) sets `AWS_ALLOW_HTTP`.
-
-    Not implemented yet: Google Cloud and Azure connections (they raise, rather than silently using
-    other credentials), and AWS role assumption / profiles, which the amazon provider's hook would
-    resolve. Without a connection id, no options are returned and both pyarrow and deltalake use
-    their default credential chains (environment variables, instance metadata).
+    Connections of type `aws`, `wasb` and `google_cloud_platform` are understood (see
+    `lake.credentials`). Without a connection id, no options are returned and both pyarrow and
+    deltalake use their default credential chains (environment variables, instance metadata,
+    managed identity). AWS role assumption and profiles, which the amazon provider's hook would
+    resolve, are not read.
     """
     conn_id = settings.lake_conn_id()
     if not conn_id:
@@ -95,32 +144,4 @@ def connection_options() -> dict[str, str]:
     from airflow.sdk import BaseHook  # only in tasks: needs the Airflow runtime
 
     conn = BaseHook.get_connection(conn_id)
-    return options_from_connection(conn.conn_type, conn.login, conn.password, conn.extra_dejson, conn_id)
-
-
-def options_from_connection(
-    conn_type: str | None,
-    login: str | None,
-    password: str | None,
-    extra: dict[str, Any],
-    conn_id: str = "lake connection",
-) -> dict[str, str]:
-    """Map the fields of one connection to deltalake storage options (see `connection_options`)."""
-    if (conn_type or "").lower() != "aws":
-        raise HeadwaterError(
-            f"connection {conn_id!r} has type {conn_type!r}; the lake supports only 'aws' connections "
-            "so far. For gs:// or abfs:// leave HEADWATER_LAKE_CONN_ID unset and provide credentials "
-            "through the environment."
-        )
-    options: dict[str, str] = {}
-    if login:
-        options["AWS_ACCESS_KEY_ID"] = login
-    if password:
-        options["AWS_SECRET_ACCESS_KEY"] = password
-    for key, option in _AWS_EXTRAS.items():
-        value = extra.get(key)
-        if value not in (None, ""):
-            options[option] = str(value).lower() if isinstance(value, bool) else str(value)
-    if options.get("AWS_ENDPOINT_URL", "").startswith("http://"):
-        options["AWS_ALLOW_HTTP"] = "true"
-    return options
+    return options_from_connection(conn.conn_type, conn.login, conn.password, conn.extra_dejson, conn_id, conn.host)
