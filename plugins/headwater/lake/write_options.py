@@ -3,7 +3,7 @@
 The one setting chosen here: dictionary encoding is switched off for columns whose values are
 mostly distinct (ids, emails, timestamps). The Parquet writer would try a dictionary for them, find
 it too big and fall back to plain encoding anyway, after hashing every value; skipping the attempt
-saves ~15% of the Delta write's CPU on the bench data with files of the same size (bench/README.md,
+saves up to ~15% of the Delta write's CPU on the bench data (noisy; bench/README.md,
 file_throughput). Repetitive columns (types, codes, countries) keep their dictionaries, which make
 them small and fast to scan. Compression stays delta-rs's default (snappy): zstd level 1 halves the
 files but costs ~10% more CPU here.
