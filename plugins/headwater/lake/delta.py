@@ -123,6 +123,8 @@ def replace_where(
     import pyarrow as pa
     from deltalake import write_deltalake
 
+    from headwater.lake.write_options import writer_properties
+
     first = next(tables, None)
     if first is None:
         return 0
@@ -150,6 +152,7 @@ def replace_where(
             schema_mode="merge",
             partition_by=partition_by if target is None else None,
             storage_options=storage.storage_options(uri),
+            writer_properties=writer_properties(first),
         )
     except Exception:
         if state["error"] is not None:
@@ -171,6 +174,8 @@ def _merge(
     import pyarrow as pa
     from deltalake import write_deltalake
 
+    from headwater.lake.write_options import writer_properties
+
     tables = list(tables)
     if not tables:
         return 0
@@ -185,15 +190,23 @@ def _merge(
             # A null key never matches in MERGE: each load would insert the row again.
             raise HeadwaterError(f"lake table {name!r}: {nulls} row(s) have a null primary key {key!r}")
     data = dedupe_last(data, primary_key)
+    properties = writer_properties(data)
 
     if existing is None:
         write_deltalake(
-            uri, data, mode="append", partition_by=partition_by, storage_options=storage.storage_options(uri)
+            uri,
+            data,
+            mode="append",
+            partition_by=partition_by,
+            storage_options=storage.storage_options(uri),
+            writer_properties=properties,
         )
         return data.num_rows
     on = " AND ".join(f"t.{sql_ident(k)} = s.{sql_ident(k)}" for k in primary_key)
     (
-        existing.merge(data, predicate=on, source_alias="s", target_alias="t", merge_schema=True)
+        existing.merge(
+            data, predicate=on, source_alias="s", target_alias="t", merge_schema=True, writer_properties=properties
+        )
         .when_matched_update_all()
         .when_not_matched_insert_all()
         .execute()
