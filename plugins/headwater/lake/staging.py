@@ -63,13 +63,16 @@ class Staging:
         return storage.join(self._path, stage)
 
     def _to_uri(self, path: str) -> str:
-        # Local paths stay paths; remote paths get their scheme back.
-        if not storage.is_remote(self.uri):
+        # Local paths stay paths; a remote path goes back under this run's URI (an Azure path
+        # is `container/...` while its URI is `abfs://container@account.../...`).
+        if not self._remote:
             return path
-        return f"{self.uri.split('://', 1)[0]}://{path}"
+        if not path.startswith(self._path):
+            raise ValueError(f"{path} is not under this run's staging folder {self._path}")
+        return self.uri + path[len(self._path) :]
 
     def _from_uri(self, uri: str) -> str:
-        return uri.split("://", 1)[1] if storage.is_remote(uri) else uri
+        return storage.fs_path(uri)
 
     def _existing(self, stage: str) -> list[tuple[int, str]]:
         import pyarrow.fs as pafs

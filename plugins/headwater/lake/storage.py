@@ -46,13 +46,22 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     options = connection_options()
     scheme = urlparse(uri).scheme.lower()
     if options and scheme in ("s3", "s3a"):
-        return _s3_filesystem(options), uri.split("://", 1)[1]
+        return _s3_filesystem(options), fs_path(uri)
     if options and scheme in _AZURE_SCHEMES:
-        return _azure_filesystem(options, uri), azure_path(uri)
+        return _azure_filesystem(options, uri), fs_path(uri)
     if options and scheme in ("gs", "gcs"):
-        return _gcs_filesystem(options), uri.split("://", 1)[1]
+        return _gcs_filesystem(options), fs_path(uri)
     # No connection: pyarrow finds credentials the usual way (environment, instance metadata).
     return pafs.FileSystem.from_uri(uri)
+
+
+def fs_path(uri: str) -> str:
+    """The path of a lake location inside its pyarrow filesystem (`bucket/key`, `container/path`)."""
+    if not is_remote(uri):
+        return uri
+    if urlparse(uri).scheme.lower() in _AZURE_SCHEMES:
+        return azure_path(uri)
+    return uri.split("://", 1)[1]
 
 
 def _s3_filesystem(options: dict[str, str]) -> pafs.FileSystem:
