@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import inspect, text
 
 from headwater.store import db
@@ -57,3 +58,22 @@ def test_describe_hides_password():
     engine = db._create_engine(db.make_url("postgresql+psycopg2://u:topsecret@h/d"))
     assert "topsecret" not in db.describe(engine)
     assert db.describe(engine) == "postgresql+psycopg2://u:***@h/d"
+
+
+@pytest.mark.integration
+def test_profile_writer_settings_last_only_for_its_transaction(pg_url):
+    """JIT off and a larger work_mem for the exclusive profile writer, never leaking to the pooled
+    connection's next user (SET LOCAL ends with the transaction)."""
+    engine = db.get_engine(pg_url)
+    with engine.connect() as conn:
+        default_jit = conn.exec_driver_sql("SHOW jit").scalar()
+        default_mem = conn.exec_driver_sql("SHOW work_mem").scalar()
+    with db.write_transaction(engine, exclusive=True) as conn:
+        assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
+        assert conn.exec_driver_sql("SHOW work_mem").scalar() == "64MB"
+    with db.write_transaction(engine) as conn:  # not exclusive: server defaults
+        assert conn.exec_driver_sql("SHOW work_mem").scalar() == default_mem
+    with engine.connect() as conn:
+        assert (conn.exec_driver_sql("SHOW jit").scalar(), conn.exec_driver_sql("SHOW work_mem").scalar()) == (
+            default_jit, default_mem,
+        )

@@ -25,6 +25,11 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Arbitrary constant naming "the Headwater profile writer" among PostgreSQL advisory locks.
 PROFILE_LOCK_KEY = 0x4857_5052  # "HWPR"
 
+# For the profile writer's transaction only (SET LOCAL ends with it). A chunk's statements join
+# thousands of array elements: their estimated cost crosses jit_above_cost, and compiling them
+# took longer than running them; their sorts and hashes outgrow the default 4MB of work_mem.
+_PG_CHUNK_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'"
+
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
@@ -151,6 +156,7 @@ def write_transaction(engine: Engine, *, exclusive: bool = False) -> Iterator[Co
             # SQLite: BEGIN IMMEDIATE already holds the single write lock.
             if exclusive and conn.dialect.name == "postgresql":
                 conn.execute(select(func.pg_advisory_xact_lock(PROFILE_LOCK_KEY)))
+                conn.exec_driver_sql(_PG_CHUNK_SETTINGS)
             yield conn
 
 
