@@ -1,6 +1,6 @@
 """The `_quarantine` lake table: every row a stage rejected, with why, for every source and run.
 
-Stages turn their `RowError`s into Parquet parts (`errors_to_table`); load writes them here in one
+Stages turn their `RowError`s into staged parts (`errors_to_table`); load writes them here in one
 commit that replaces what the same (source, run) wrote before, so a retried load never duplicates.
 """
 

@@ -1,6 +1,6 @@
 """Where the lake lives and how to reach it: a local folder, or s3:// gs:// abfs:// by configuration.
 
-Two clients touch the lake: pyarrow (staging Parquet parts) and deltalake (tables). Both get their
+Two clients touch the lake: pyarrow (staging parts) and deltalake (tables). Both get their
 location and credentials from here, so the two never disagree.
 """
 

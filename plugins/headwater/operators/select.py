@@ -1,4 +1,4 @@
-"""select: stream the chosen rows out of the source into run-scoped Parquet parts.
+"""select: stream the chosen rows out of the source into run-scoped Arrow IPC parts.
 
 Memory stays bounded by the connector's chunk size: one chunk is read, tagged with `_hw_row`,
 written, and dropped. The incremental state read here is committed only by load.
