@@ -104,6 +104,52 @@ def test_deletes_remove_fragments_then_empty_profiles(engine):
     assert _up(engine, [{"id": 1, "deleted": True}]).profiles_removed == 0  # deleting again: nothing
 
 
+def test_delete_detaches_identities_only_the_deleted_record_asserted(engine):
+    """The shop record brought the phone and, later, a second email; deleting it takes both off the
+    profile, while the email the CRM record also asserts stays and still finds the person."""
+    _up(engine, [{"id": 1, "email": "p@x.com", "name": "crm"}])
+    _up(engine, [{"id": 7, "email": "p@x.com", "phone": "+442079460010"}], source="shop")
+    _up(engine, [{"id": 7, "email": "p2@x.com", "phone": "+442079460010"}], source="shop")  # email changed
+    pid = _pid(engine, "email", "p@x.com")
+    assert _pid(engine, "phone", "+442079460010") == pid and _pid(engine, "email", "p2@x.com") == pid
+    shop = [f for f in lookup_profile(engine, "email", "p@x.com")["fragments"] if f["source"] == "shop"]
+    # additive, like the graph: the email the record no longer carries is still one it asserted
+    assert shop[0]["identities"] == [("email", "p@x.com"), ("phone", "+442079460010"), ("email", "p2@x.com")]
+
+    res = _up(engine, [{"id": 7, "deleted": True}], source="shop")
+    assert (res.rows_deleted, res.identities_detached, res.profiles_removed) == (1, 2, 0)
+    assert _pid(engine, "email", "p@x.com") == pid
+    assert lookup_profile(engine, "phone", "+442079460010") is None
+    assert lookup_profile(engine, "email", "p2@x.com") is None
+    # the phone is free again: a new record with it starts its own profile
+    _up(engine, [{"id": 8, "phone": "+442079460010"}], source="shop")
+    assert _pid(engine, "phone", "+442079460010") not in (None, pid)
+
+
+def test_delete_keeps_identities_when_a_remaining_fragment_predates_identity_tracking(engine):
+    """A fragment written before fragments recorded their identities (NULL) might be the one
+    asserting them: nothing is detached from its profile."""
+    _up(engine, [{"id": 1, "email": "q@x.com"}])
+    _up(engine, [{"id": 7, "email": "q@x.com", "phone": "+442079460011"}], source="shop")
+    with engine.begin() as conn:
+        conn.execute(fragment_table.update().where(fragment_table.c.source == "crm").values(identities=None))
+    res = _up(engine, [{"id": 7, "deleted": True}], source="shop")
+    assert (res.rows_deleted, res.identities_detached) == (1, 0)
+    assert _pid(engine, "phone", "+442079460011") == _pid(engine, "email", "q@x.com") is not None
+
+
+def test_delete_after_a_merge_detaches_from_the_survivor(engine):
+    _up(engine, [{"id": 1, "email": "r@x.com"}, {"id": 2, "phone": "+442079460012", "device": "dev-r"}])
+    _up(engine, [{"id": 3, "email": "r@x.com", "phone": "+442079460012"}], source="shop")  # merges 1 and 2
+    survivor = _pid(engine, "email", "r@x.com")
+    assert _pid(engine, "device_id", "dev-r") == survivor
+    res = _up(engine, [{"id": 2, "deleted": True}])
+    # the phone is still asserted by shop/3; only the device went with crm/2
+    assert res.identities_detached == 1
+    assert lookup_profile(engine, "device_id", "dev-r") is None
+    assert _pid(engine, "phone", "+442079460012") == survivor
+
+
 def test_delete_of_a_merged_survivor_removes_its_redirects(engine):
     _up(engine, [{"id": 1, "email": "m@x.com"}, {"id": 2, "phone": "+442079460005"}])
     _up(engine, [{"id": 3, "email": "m@x.com", "phone": "+442079460005"}])

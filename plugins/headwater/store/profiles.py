@@ -59,11 +59,16 @@ fragment_table = Table(
     Column("source_updated_at", DateTime(timezone=True)),  # when the source last changed the record
     Column("run_id", String(250)),  # the run that last changed the fragment
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # JSON [[namespace, value], ...]: every identity the record has asserted, so a delete can
+    # detach what only it asserted. NULL in fragments written before this column existed.
+    Column("identities", Text),
     Index("ix_hw_fragments_profile", "profile_id"),
 )
 
 INTERNAL_PREFIX = "_hw_"  # columns Headwater adds (row id, run id): not attributes of a person
-_FRAG_COLS = ("source", "record_key", "profile_id", "attributes", "source_updated_at", "run_id", "updated_at")
+_FRAG_COLS = (
+    "source", "record_key", "profile_id", "attributes", "source_updated_at", "run_id", "updated_at", "identities",
+)
 
 
 def normalise(namespace: str, value: object, config: IdentityConfig | None = None) -> str | None:
@@ -83,6 +88,7 @@ class ChunkResult:
     profiles_removed: int = 0  # profiles left without fragments by deletes
     merges_refused: int = 0
     identities_dropped: int = 0
+    identities_detached: int = 0  # asserted only by deleted records: no longer point at the profile
 
     def __iadd__(self, other: ChunkResult) -> ChunkResult:
         for f in fields(self):
@@ -228,9 +234,9 @@ class _ChunkWriter:
     def run(self, records: dict[str, Record]) -> None:
         conn, source, now, res = self.conn, self.source, self.now, self.result
         stored = {
-            key: (pid, attrs, utc(sut))
-            for key, pid, attrs, sut in bulk.select_in(
-                conn, fragment_table, ("record_key", "profile_id", "attributes", "source_updated_at"),
+            key: (pid, attrs, utc(sut), idents)
+            for key, pid, attrs, sut, idents in bulk.select_in(
+                conn, fragment_table, ("record_key", "profile_id", "attributes", "source_updated_at", "identities"),
                 ("record_key",), [(k,) for k in records], where={"source": source},
             )
         }
@@ -257,7 +263,10 @@ class _ChunkWriter:
             log.warning("%s: %d merges refused, %d identities not attached (max_per_profile limits)",
                         source, plan.refused, plan.dropped_identities)
         js = {r.key: to_json(r.attributes) for r in live}
-        changed = [r for r in live if r.key not in stored or stored[r.key][1:] != (js[r.key], r.source_updated_at)]
+        asserted = {r.key: _asserted(stored[r.key][3] if r.key in stored else None, r.idents) for r in live}
+        ijs = {k: to_json(v) for k, v in asserted.items()}
+        changed = [r for r in live
+                   if r.key not in stored or stored[r.key][1:] != (js[r.key], r.source_updated_at, ijs[r.key])]
         gone_pid = {r.key: plan.merges.get(stored[r.key][0], stored[r.key][0]) for r in gone}
         touched = {r.profile_id for r in changed} | set(plan.merges.values()) | set(gone_pid.values())
         existing = (touched | set(plan.merges)) - set(plan.new_profiles)
@@ -270,7 +279,7 @@ class _ChunkWriter:
             frags[gone_pid[rec.key]].pop((source, rec.key), None)
         for rec in changed:
             frags[rec.profile_id][(source, rec.key)] = Fragment(
-                source, rec.key, rec.attributes, rec.source_updated_at, now, self.run_id)
+                source, rec.key, rec.attributes, rec.source_updated_at, now, self.run_id, asserted[rec.key])
         new = set(plan.new_profiles)
         empty = [pid for pid in touched if not frags.get(pid)]
         res.profiles_removed = len(empty)
@@ -283,11 +292,14 @@ class _ChunkWriter:
         bulk.insert_rows(conn, identity_table, ("namespace", "value", "profile_id", "source", "created_at"),
                          [(ns, v, p, source, now) for ns, v, p in plan.new_identities])
         bulk.delete_rows(conn, fragment_table, ("source", "record_key"), [(source, r.key) for r in gone])
-        rows = [(source, r.key, r.profile_id, js[r.key], r.source_updated_at, self.run_id, now)
+        rows = [(source, r.key, r.profile_id, js[r.key], r.source_updated_at, self.run_id, now, ijs[r.key])
                 for r in changed]
         bulk.insert_rows(conn, fragment_table, _FRAG_COLS, [r for r in rows if r[1] not in stored])
         bulk.update_rows(conn, fragment_table, ("source", "record_key"), _FRAG_COLS[2:],
                          [r for r in rows if r[1] in stored])
+        detach = _orphaned_identities(gone, stored, gone_pid, frags)
+        bulk.delete_rows(conn, identity_table, ("namespace", "value", "profile_id"), detach)
+        res.identities_detached = len(detach)
         self._remove(empty)
 
     def _held(self, live, stored, owner, limits) -> dict[str, set]:
@@ -312,14 +324,16 @@ class _ChunkWriter:
     def _fragments(self, pids: set[str], replaced: set[str] = frozenset()) -> dict[str, dict[tuple[str, str], Fragment]]:
         """The stored fragments of `pids`; this source's `replaced` keys are left out (the caller rewrites them)."""
         frags: dict[str, dict] = defaultdict(dict)
-        cols = ("profile_id", "source", "record_key", "attributes", "source_updated_at", "updated_at", "run_id")
+        cols = ("profile_id", "source", "record_key", "attributes", "source_updated_at", "updated_at", "run_id",
+                "identities")
         source = self.source
-        for pid, src, key, attrs, sut, upd, run in bulk.select_in(
+        for pid, src, key, attrs, sut, upd, run, idents in bulk.select_in(
             self.conn, fragment_table, cols, ("profile_id",), [(p,) for p in sorted(pids)]
         ):
             if src == source and key in replaced:  # ends up on the record's profile, overwritten there
                 continue
-            frags[pid][(src, key)] = Fragment(src, key, from_json(attrs), utc(sut), utc(upd), run)
+            frags[pid][(src, key)] = Fragment(
+                src, key, from_json(attrs), utc(sut), utc(upd), run, None if idents is None else from_json(idents))
         return frags
 
     def _merge(self, merges: dict[str, str]) -> None:
@@ -342,6 +356,39 @@ class _ChunkWriter:
         bulk.delete_rows(self.conn, identity_table, ("profile_id",), keys)
         bulk.delete_rows(self.conn, profile_table, ("merged_into",), keys)
         bulk.delete_rows(self.conn, profile_table, ("profile_id",), keys)
+
+
+def _asserted(stored: str | None, idents: list[tuple[str, str]]) -> list[list[str]]:
+    """What a fragment has asserted after this record: the stored list, then identities new to it.
+
+    Additive like the graph itself: an email the record no longer carries stays linked (the same
+    person had it), so it stays in the list until the record is deleted.
+    """
+    known = [list(i) for i in from_json(stored)] if stored is not None else []
+    seen = {tuple(i) for i in known}
+    return known + [[ns, v] for ns, v in idents if (ns, v) not in seen]
+
+
+def _orphaned_identities(gone, stored, gone_pid, frags) -> list[tuple[str, str, str]]:
+    """(namespace, value, profile) of identities that only deleted records asserted.
+
+    Only when every remaining fragment of the profile says what it asserted: a fragment written
+    before fragments recorded their identities might be the one asserting it, so nothing is
+    detached from such a profile. A profile left without fragments is removed whole elsewhere.
+    """
+    candidates: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for rec in gone:
+        idents = stored[rec.key][3]
+        if idents is not None:
+            candidates[gone_pid[rec.key]].update(tuple(i) for i in from_json(idents))
+    orphaned = []
+    for pid, idents in candidates.items():
+        remaining = frags.get(pid)
+        if not remaining or any(f.identities is None for f in remaining.values()):
+            continue
+        still = {tuple(i) for f in remaining.values() for i in f.identities}
+        orphaned += [(ns, v, pid) for ns, v in sorted(idents - still)]
+    return orphaned
 
 
 def get_profile(engine: Engine, profile_id: str) -> dict | None:
@@ -401,6 +448,7 @@ def _profile(conn, profile_id: str) -> dict:
                 "source_updated_at": utc(f.source_updated_at),
                 "run_id": f.run_id,
                 "updated_at": utc(f.updated_at),
+                "identities": None if f.identities is None else [tuple(i) for i in from_json(f.identities)],
             }
             for f in frags
         ],

@@ -24,6 +24,9 @@ class Fragment:
     source_updated_at: datetime | None
     updated_at: datetime
     run_id: str | None
+    # Every identity the record has asserted, as [namespace, value] pairs; None for a fragment
+    # written before Headwater kept them (unknown: never a reason to detach anything).
+    identities: list | None = None
 
     def order(self) -> tuple:
         return (self.source_updated_at or self.updated_at, self.updated_at, self.source, self.record_key)
