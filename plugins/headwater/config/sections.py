@@ -5,6 +5,7 @@ Imported at DAG parse time: pydantic and the standard library only.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
@@ -75,7 +76,10 @@ def _as_datetime(value: date | datetime) -> datetime:
     return value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
 
 
+@functools.lru_cache(maxsize=256)
 def _check_cron(expression: str) -> None:
+    # Cached: a deployment has a few distinct expressions over many sources (an invalid one raises,
+    # and exceptions are not cached, so it is reported for every file that uses it).
     if expression.startswith("@"):
         if expression not in PRESETS:
             raise ValueError(f"unknown preset {expression!r}; valid presets: {', '.join(PRESETS)}")
