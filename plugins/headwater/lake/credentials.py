@@ -122,7 +122,8 @@ def _azure(login, password, extra, host, conn_id) -> dict[str, str]:
             options["AZURE_STORAGE_SAS_KEY"] = str(sas).lstrip("?")
         # The WasbHook takes the account URL in `host`: only a non-Azure one (Azurite, a private
         # endpoint) needs passing on; for *.core.windows.net the client derives it from the URI.
-        if host and urlparse(host).scheme in ("http", "https") and not urlparse(host).netloc.endswith(".windows.net"):
+        url = urlparse(host or "")
+        if url.scheme in ("http", "https") and not url.netloc.endswith(".windows.net"):
             endpoint = host
     if endpoint:
         options["AZURE_STORAGE_ENDPOINT"] = endpoint.rstrip("/")

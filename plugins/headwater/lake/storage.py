@@ -44,15 +44,17 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     if not is_remote(uri):
         return pafs.LocalFileSystem(), uri
     options = connection_options()
+    if not options:
+        # No connection: pyarrow finds credentials the usual way (environment, instance metadata).
+        return pafs.FileSystem.from_uri(uri)
     scheme = urlparse(uri).scheme.lower()
-    if options and scheme in ("s3", "s3a"):
-        return _s3_filesystem(options), fs_path(uri)
-    if options and scheme in _AZURE_SCHEMES:
-        return _azure_filesystem(options, uri), fs_path(uri)
-    if options and scheme in ("gs", "gcs"):
-        return _gcs_filesystem(options), fs_path(uri)
-    # No connection: pyarrow finds credentials the usual way (environment, instance metadata).
-    return pafs.FileSystem.from_uri(uri)
+    if scheme in _AZURE_SCHEMES:
+        fs = _azure_filesystem(options, uri)
+    elif scheme in ("gs", "gcs"):
+        fs = _gcs_filesystem(options)
+    else:
+        fs = _s3_filesystem(options)
+    return fs, fs_path(uri)
 
 
 def fs_path(uri: str) -> str:
