@@ -6,7 +6,8 @@ Creates a throwaway database on the local server (dropped afterwards) and times 
 1. `new`: source crm, every record a new person (email, E.164 phone, crm_id; 8 attributes);
 2. `stitch`: source loyalty, the same people by email plus a new loyalty_id; every 50th record
    also carries another person's phone, so it merges two profiles (or is refused by the limits);
-3. `attributes`: source crm again, every record's attributes changed, no new identities.
+3. `attributes`: source crm again, every record's attributes changed, no new identities;
+4. `unchanged`: the same crm rows once more (a daily re-sync where nothing changed: no writes).
 Exits 1 when stitching is below 200k rows/s or attribute upserts below 500k rows/s.
 """
 
@@ -73,6 +74,7 @@ def main() -> int:
             ("new", "crm", rows_for("crm", args.rows, 1), crm_ids, "crm_id"),
             ("stitch", "loyalty", rows_for("loyalty", args.rows, 1), loy_ids, "loyalty_id"),
             ("attributes", "crm", rows_for("crm", args.rows, 2), crm_ids, "crm_id"),
+            ("unchanged", "crm", rows_for("crm", args.rows, 2), crm_ids, "crm_id"),
         ]
         missed = False
         print(f"{'phase':<11} {'rows':>9} {'seconds':>8} {'rows/s':>9}  target   result")
