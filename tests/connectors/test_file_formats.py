@@ -261,6 +261,32 @@ def test_jsonl_value_of_another_type_in_a_later_block_is_a_type_mismatch(monkeyp
     ]
 
 
+class ReadOnlyStream:
+    """A file-like object with `read` only, returning at most 5 bytes at a time."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(min(size, 5) if size is not None and size >= 0 else 5)
+
+
+@pytest.mark.parametrize("stream", [Stream, ReadOnlyStream], ids=["readinto", "read_only"])
+def test_jsonl_blocks_reuse_one_buffer_without_changing_earlier_rows(monkeypatch, stream):
+    # Blocks are views of one reused buffer: rows parsed from earlier blocks must not change when
+    # later bytes are read into it, and line numbers still count every earlier block.
+    monkeypatch.setattr(file_formats, "_JSONL_BLOCK_BYTES", 64)
+    lines = [json.dumps({"id": i, "name": f"name-{i:04d}-" + "x" * (i % 7)}) for i in range(300)]
+    lines[149] = '{"id": 149, "name": '
+    lines[220] = json.dumps({"id": 220, "name": "a line much longer than one block " * 5})
+    data = ("\n".join(lines) + "\n").encode()
+    chunks = list(read_file(stream(data), name="f", fmt="jsonl", chunk_size=1000))
+    rows = [r for c in chunks for r in c.table.to_pylist()]
+    errors = [(e.code, e.message) for c in chunks for e in c.errors]
+    assert rows == [json.loads(line) for i, line in enumerate(lines) if i != 149]
+    assert errors == [("MALFORMED_ROW", "f line 150: invalid JSON (Expecting value at column 21)")]
+
+
 def test_jsonl_line_longer_than_a_block(monkeypatch):
     monkeypatch.setattr(file_formats, "_JSONL_BLOCK_BYTES", 8)
     rows, errors = read(b'{"id": 1, "name": "a long line"}\n{"id": 2, "name": "b"}', fmt="jsonl")
