@@ -212,6 +212,29 @@ def test_truncated_gzip_is_a_bad_file_and_the_next_reads_go_on():
     assert read(gzip.compress(CSV), compression="gzip") == (ROWS, [])
 
 
+def test_csv_text_ascii_utf8_and_bad_bytes_in_one_file(monkeypatch):
+    # ASCII-only blocks skip the UTF-8 check; a block with other bytes is checked, and a bad value
+    # there is still one BAD_ENCODING row while valid UTF-8 is kept.
+    monkeypatch.setattr(file_formats, "_CSV_BLOCK_BYTES", 16)
+    data = b"id,name\n1,Ann\n2,Bo\n3,Zo\xc3\xab\n4,\xff\n5,\n6,Cy\n"
+    rows, errors = read(data)
+    assert rows == [
+        {"id": "1", "name": "Ann"}, {"id": "2", "name": "Bo"}, {"id": "3", "name": "Zoë"},
+        {"id": "5", "name": None}, {"id": "6", "name": "Cy"},
+    ]  # fmt: skip
+    assert errors == [("BAD_ENCODING", "f record 4: column 'name' is not valid utf-8 text")]
+
+
+def test_ascii_as_text_looks_only_at_the_values_of_a_slice():
+    column = pa.array([b"\xff", b"ab", None, b"cd", "é".encode()], pa.binary())
+    assert file_formats._ascii_as_text(column) is None
+    text = file_formats._ascii_as_text(column.slice(1, 3))
+    assert text is not None and text.type == pa.string() and text.to_pylist() == ["ab", None, "cd"]
+    text.validate(full=True)
+    assert file_formats._ascii_as_text(pa.array([None, None], pa.binary())).to_pylist() == [None, None]
+    assert file_formats._ascii_as_text(pa.array(["x"])) is None  # only binary columns
+
+
 ROW_ERRORS = [
     pytest.param(
         b"id,name\n1,Ann\n2\n3,Bob,x\n", "csv", [{"id": "1", "name": "Ann"}],

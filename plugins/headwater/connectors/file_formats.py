@@ -292,6 +292,10 @@ def _decode_batch(
     """Raw bytes -> text columns; rows with bytes that are not valid text become BAD_ENCODING."""
     arrays, bad_rows = [], {}
     for column_name, column in zip(batch.schema.names, batch.columns, strict=True):
+        text = _ascii_as_text(column)
+        if text is not None:
+            arrays.append(text)
+            continue
         try:
             arrays.append(column.cast(pa.string()))
             continue
@@ -323,6 +327,23 @@ def _decode_batch(
         keep = [i for i in range(table.num_rows) if i not in bad_rows]
         table = table.take(pa.array(keep, pa.int64()))
     return table, errors
+
+
+def _ascii_as_text(column: pa.Array) -> pa.Array | None:
+    """A binary column as text without a UTF-8 check when every byte is ASCII (always valid text),
+    else None. One numpy pass over the bytes costs about a quarter of the cast's validation (plus
+    its per-call overhead) on the bench CSV."""
+    import numpy as np
+
+    if column.type != pa.binary():
+        return None
+    validity, offsets, data = column.buffers()
+    if data is not None and len(column):
+        bounds = np.frombuffer(offsets, dtype=np.int32)[[column.offset, column.offset + len(column)]]
+        values = np.frombuffer(data, dtype=np.uint8)[bounds[0] : bounds[1]]
+        if values.size and int(values.max()) >= 0x80:
+            return None
+    return pa.Array.from_buffers(pa.string(), len(column), [validity, offsets, data], column.null_count, column.offset)
 
 
 # -- JSON -----------------------------------------------------------------------------------------
