@@ -310,6 +310,15 @@ def test_jsonl_blocks_reuse_one_buffer_without_changing_earlier_rows(monkeypatch
     assert errors == [("MALFORMED_ROW", "f line 150: invalid JSON (Expecting value at column 21)")]
 
 
+def test_jsonl_block_text_is_checked_only_when_not_ascii():
+    ascii_block = b'{"id": 1, "name": "Ann"}\n'
+    utf8_block = '{"id": 2, "name": "Zoë"}\n'.encode()
+    bad_block = b'{"id": 3, "name": "\xff"}\n'
+    rows, errors = read(ascii_block + utf8_block + bad_block, fmt="jsonl")
+    assert rows == [{"id": 1, "name": "Ann"}, {"id": 2, "name": "Zoë"}]
+    assert errors == [("BAD_ENCODING", "f line 3: not valid utf-8 text")]
+
+
 def test_jsonl_line_longer_than_a_block(monkeypatch):
     monkeypatch.setattr(file_formats, "_JSONL_BLOCK_BYTES", 8)
     rows, errors = read(b'{"id": 1, "name": "a long line"}\n{"id": 2, "name": "b"}', fmt="jsonl")
