@@ -63,7 +63,8 @@ def test_lake_files_are_zstd_compressed_with_statistics(lake):
         columns = _columns(lake, name)
         assert columns
         assert {c.compression for c in columns} == {"ZSTD"}
-        assert all(c.statistics is not None and c.statistics.has_min_max for c in columns if c.path_in_schema == "event_id")
+        ids = [c for c in columns if c.path_in_schema == "event_id"]
+        assert ids and all(c.statistics is not None and c.statistics.has_min_max for c in ids)
 
 
 def test_lake_files_use_dictionaries_only_where_values_repeat(lake):

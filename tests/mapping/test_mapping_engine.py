@@ -236,7 +236,9 @@ def test_chunked_and_dictionary_input() -> None:
 
 
 @pytest.mark.parametrize(
-    "blank", [" ", "\t\n", "\u00a0", "\u3000\u2003", "\u2028", ""], ids=["space", "tab_newline", "nbsp", "ideographic_em", "line_sep", "empty"]
+    "blank",
+    [" ", "\t\n", "\u00a0", "\u3000\u2003", "\u2028", ""],
+    ids=["space", "tab_newline", "nbsp", "ideographic_em", "line_sep", "empty"],
 )
 def test_required_text_that_is_only_whitespace_is_missing(blank: str) -> None:
     # The check tests for whitespace without trimming; it must agree with trimming on Unicode spaces.

@@ -388,7 +388,10 @@ def _read_jsonl(source: BinaryIO, name: str, chunk_size: int) -> Iterator[Chunk]
     for block in _line_blocks(source, _JSONL_BLOCK_BYTES):
         seen_any = True
         table = _jsonl_block_fast(block, typed)
-        parsed = [Chunk(table)] if table is not None else _jsonl_lines(bytes(block), lineno, typed, name, chunk_size)
+        if table is not None:
+            parsed = [Chunk(table)]
+        else:  # the block is reused for the next one: the per-line reader gets its own copy
+            parsed = _jsonl_lines(bytes(block), lineno, typed, name, chunk_size)
         lineno += _count_lines(block)
         for chunk in parsed:
             errors.extend(chunk.errors)
