@@ -212,6 +212,29 @@ def test_truncated_gzip_is_a_bad_file_and_the_next_reads_go_on():
     assert read(gzip.compress(CSV), compression="gzip") == (ROWS, [])
 
 
+def test_csv_text_ascii_utf8_and_bad_bytes_in_one_file(monkeypatch):
+    # ASCII-only blocks skip the UTF-8 check; a block with other bytes is checked, and a bad value
+    # there is still one BAD_ENCODING row while valid UTF-8 is kept.
+    monkeypatch.setattr(file_formats, "_CSV_BLOCK_BYTES", 16)
+    data = b"id,name\n1,Ann\n2,Bo\n3,Zo\xc3\xab\n4,\xff\n5,\n6,Cy\n"
+    rows, errors = read(data)
+    assert rows == [
+        {"id": "1", "name": "Ann"}, {"id": "2", "name": "Bo"}, {"id": "3", "name": "Zoë"},
+        {"id": "5", "name": None}, {"id": "6", "name": "Cy"},
+    ]  # fmt: skip
+    assert errors == [("BAD_ENCODING", "f record 4: column 'name' is not valid utf-8 text")]
+
+
+def test_ascii_as_text_looks_only_at_the_values_of_a_slice():
+    column = pa.array([b"\xff", b"ab", None, b"cd", "é".encode()], pa.binary())
+    assert file_formats._ascii_as_text(column) is None
+    text = file_formats._ascii_as_text(column.slice(1, 3))
+    assert text is not None and text.type == pa.string() and text.to_pylist() == ["ab", None, "cd"]
+    text.validate(full=True)
+    assert file_formats._ascii_as_text(pa.array([None, None], pa.binary())).to_pylist() == [None, None]
+    assert file_formats._ascii_as_text(pa.array(["x"])) is None  # only binary columns
+
+
 ROW_ERRORS = [
     pytest.param(
         b"id,name\n1,Ann\n2\n3,Bob,x\n", "csv", [{"id": "1", "name": "Ann"}],
@@ -259,6 +282,41 @@ def test_jsonl_value_of_another_type_in_a_later_block_is_a_type_mismatch(monkeyp
     assert len(rows) == 10 and errors == [
         ("TYPE_MISMATCH", "f line 11: value of 'id' does not fit type int64 taken from earlier records")
     ]
+
+
+class ReadOnlyStream:
+    """A file-like object with `read` only, returning at most 5 bytes at a time."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(min(size, 5) if size is not None and size >= 0 else 5)
+
+
+@pytest.mark.parametrize("stream", [Stream, ReadOnlyStream], ids=["readinto", "read_only"])
+def test_jsonl_blocks_reuse_one_buffer_without_changing_earlier_rows(monkeypatch, stream):
+    # Blocks are views of one reused buffer: rows parsed from earlier blocks must not change when
+    # later bytes are read into it, and line numbers still count every earlier block.
+    monkeypatch.setattr(file_formats, "_JSONL_BLOCK_BYTES", 64)
+    lines = [json.dumps({"id": i, "name": f"name-{i:04d}-" + "x" * (i % 7)}) for i in range(300)]
+    lines[149] = '{"id": 149, "name": '
+    lines[220] = json.dumps({"id": 220, "name": "a line much longer than one block " * 5})
+    data = ("\n".join(lines) + "\n").encode()
+    chunks = list(read_file(stream(data), name="f", fmt="jsonl", chunk_size=1000))
+    rows = [r for c in chunks for r in c.table.to_pylist()]
+    errors = [(e.code, e.message) for c in chunks for e in c.errors]
+    assert rows == [json.loads(line) for i, line in enumerate(lines) if i != 149]
+    assert errors == [("MALFORMED_ROW", "f line 150: invalid JSON (Expecting value at column 21)")]
+
+
+def test_jsonl_block_text_is_checked_only_when_not_ascii():
+    ascii_block = b'{"id": 1, "name": "Ann"}\n'
+    utf8_block = '{"id": 2, "name": "Zoë"}\n'.encode()
+    bad_block = b'{"id": 3, "name": "\xff"}\n'
+    rows, errors = read(ascii_block + utf8_block + bad_block, fmt="jsonl")
+    assert rows == [{"id": 1, "name": "Ann"}, {"id": 2, "name": "Zoë"}]
+    assert errors == [("BAD_ENCODING", "f line 3: not valid utf-8 text")]
 
 
 def test_jsonl_line_longer_than_a_block(monkeypatch):

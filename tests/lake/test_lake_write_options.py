@@ -1,4 +1,4 @@
-"""Lake writer settings: dictionaries off for mostly-distinct columns only, in the files written."""
+"""Lake writer settings: zstd compression, dictionaries off for mostly-distinct columns only, in the files written."""
 
 from __future__ import annotations
 
@@ -35,15 +35,36 @@ def test_mostly_distinct_finds_unique_columns_only():
     assert mostly_distinct(pa.table({"x": list(range(10)) * 100}), sample_rows=100) == []
 
 
-def _encodings(lake, name: str) -> dict[str, set[str]]:
-    files = DeltaTable(str(lake / name)).file_uris()
-    meta = pq.ParquetFile(files[0]).metadata
-    found: dict[str, set[str]] = {}
-    for group in range(meta.num_row_groups):
-        for i in range(meta.num_columns):
-            column = meta.row_group(group).column(i)
-            found.setdefault(column.path_in_schema, set()).update(column.encodings)
+def _columns(lake, name: str) -> list:
+    """Column chunk metadata of every row group of every file of the table."""
+    found = []
+    for uri in DeltaTable(str(lake / name)).file_uris():
+        meta = pq.ParquetFile(uri).metadata
+        for group in range(meta.num_row_groups):
+            found += [meta.row_group(group).column(i) for i in range(meta.num_columns)]
     return found
+
+
+def _encodings(lake, name: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for column in _columns(lake, name):
+        found.setdefault(column.path_in_schema, set()).update(column.encodings)
+    return found
+
+
+def test_lake_files_are_zstd_compressed_with_statistics(lake):
+    # Setting any writer property makes delta-rs fall back to arrow-rs's default, no compression:
+    # the codec must be set explicitly.
+    write_table("events", [_events(3000)], source="app", run_id="r1")
+    rows = _events(3000).drop_columns(["nested"])
+    write_table("people", [rows], source="crm", run_id="r1", mode="merge", primary_key=["event_id"])
+    write_table("people", [rows.slice(0, 10)], source="crm", run_id="r2", mode="merge", primary_key=["event_id"])
+    for name in ("events", "people"):
+        columns = _columns(lake, name)
+        assert columns
+        assert {c.compression for c in columns} == {"ZSTD"}
+        ids = [c for c in columns if c.path_in_schema == "event_id"]
+        assert ids and all(c.statistics is not None and c.statistics.has_min_max for c in ids)
 
 
 def test_lake_files_use_dictionaries_only_where_values_repeat(lake):

@@ -63,6 +63,22 @@ def cast(values: pa.Array, field_type: str, fmt: str | None = None) -> tuple[lis
             pa.array([Decimal("1.25"), None]), "float", None, [1.25, None], [], id="decimal_to_float"
         ),
         pytest.param(pa.array([1.5], pa.float32()), "float", None, [1.5], [], id="float32"),
+        pytest.param(
+            pa.array(["1e308", "1.5e308", None]),
+            "float",
+            None,
+            [1e308, 1.5e308, None],
+            [],
+            id="float_text_whose_sum_overflows",
+        ),
+        pytest.param(
+            pa.array(["1.5", "nan", "-inf", "1e999", None]),
+            "float",
+            None,
+            [1.5, None, None, None, None],
+            [1, 2, 3],
+            id="float_text_not_finite",
+        ),
         pytest.param(pa.array([True, False, None]), "float", None, [1.0, 0.0, None], [], id="bool_to_float"),
         pytest.param(
             pa.array([1.0, 0.0, 0.5]), "boolean", None, [True, False, None], [2], id="float_to_boolean"

@@ -235,6 +235,18 @@ def test_chunked_and_dictionary_input() -> None:
     assert codes(result.errors) == [(6, "CAST_FAILED", "quantity", "q")]
 
 
+@pytest.mark.parametrize(
+    "blank",
+    [" ", "\t\n", "\u00a0", "\u3000\u2003", "\u2028", ""],
+    ids=["space", "tab_newline", "nbsp", "ideographic_em", "line_sep", "empty"],
+)
+def test_required_text_that_is_only_whitespace_is_missing(blank: str) -> None:
+    # The check tests for whitespace without trimming; it must agree with trimming on Unicode spaces.
+    result = event_mapping().apply(events(Id=["e1", blank, f"{blank}x{blank}"]), now=NOW)
+    assert codes(result.errors) == [(101, "REQUIRED_MISSING", "event_id", None)]
+    assert result.table.column("event_id").to_pylist() == ["e1", f"{blank}x{blank}"]
+
+
 def test_missing_source_columns() -> None:
     table = events().drop_columns(["When", "Amount"])
     with pytest.raises(SelectionError) as caught:

@@ -292,6 +292,10 @@ def _decode_batch(
     """Raw bytes -> text columns; rows with bytes that are not valid text become BAD_ENCODING."""
     arrays, bad_rows = [], {}
     for column_name, column in zip(batch.schema.names, batch.columns, strict=True):
+        text = _ascii_as_text(column)
+        if text is not None:
+            arrays.append(text)
+            continue
         try:
             arrays.append(column.cast(pa.string()))
             continue
@@ -323,6 +327,27 @@ def _decode_batch(
         keep = [i for i in range(table.num_rows) if i not in bad_rows]
         table = table.take(pa.array(keep, pa.int64()))
     return table, errors
+
+
+def _ascii_as_text(column: pa.Array) -> pa.Array | None:
+    """A binary column as text without a UTF-8 check when every byte is ASCII (always valid text),
+    else None. One numpy pass over the bytes costs about a quarter of the cast's validation (plus
+    its per-call overhead) on the bench CSV."""
+    if column.type != pa.binary() or not _ascii_only(column):
+        return None
+    return pa.Array.from_buffers(pa.string(), len(column), column.buffers(), column.null_count, column.offset)
+
+
+def _ascii_only(column: pa.Array) -> bool:
+    """Every byte of the values of a binary or string array (32-bit offsets) is ASCII."""
+    import numpy as np
+
+    _, offsets, data = column.buffers()
+    if data is None or not len(column):
+        return True
+    bounds = np.frombuffer(offsets, dtype=np.int32)[[column.offset, column.offset + len(column)]]
+    values = np.frombuffer(data, dtype=np.uint8)[bounds[0] : bounds[1]]
+    return not values.size or int(values.max()) < 0x80
 
 
 # -- JSON -----------------------------------------------------------------------------------------
@@ -363,8 +388,11 @@ def _read_jsonl(source: BinaryIO, name: str, chunk_size: int) -> Iterator[Chunk]
     for block in _line_blocks(source, _JSONL_BLOCK_BYTES):
         seen_any = True
         table = _jsonl_block_fast(block, typed)
-        parsed = [Chunk(table)] if table is not None else _jsonl_lines(block, lineno, typed, name, chunk_size)
-        lineno += block.count(b"\n")
+        if table is not None:
+            parsed = [Chunk(table)]
+        else:  # the block is reused for the next one: the per-line reader gets its own copy
+            parsed = _jsonl_lines(bytes(block), lineno, typed, name, chunk_size)
+        lineno += _count_lines(block)
         for chunk in parsed:
             errors.extend(chunk.errors)
             if chunk.table.num_rows:
@@ -393,25 +421,51 @@ def _read_jsonl(source: BinaryIO, name: str, chunk_size: int) -> Iterator[Chunk]
         yield bad_file(name, _EMPTY)
 
 
-def _line_blocks(source: BinaryIO, size: int) -> Iterator[bytes]:
-    """Blocks of about `size` bytes that end at a line break (or at the end of the file)."""
-    carry = b""
+def _line_blocks(source: BinaryIO, size: int) -> Iterator[memoryview]:
+    """Blocks of about `size` bytes that end at a line break (or at the end of the file).
+
+    Each block is a view of one buffer that is read into again for the next block, so it is valid
+    only until the next one is asked for. Reusing the memory saves a copy (unfinished line + new
+    bytes) and a fresh allocation per block: ~0.6 s CPU on the 963 MB bench file.
+    """
+    buffer = bytearray(size)
+    kept = 0  # bytes of an unfinished line at the front of the buffer
     while True:
-        data = source.read(size)
-        if not data:
-            if carry:
-                yield carry
+        if kept == len(buffer):  # a line longer than the buffer: a bigger one (views of the old stay valid)
+            grown = bytearray(2 * len(buffer))
+            grown[:kept] = buffer[:kept]
+            buffer = grown
+        read = _read_into(source, memoryview(buffer)[kept:])
+        if not read:
+            if kept:
+                yield memoryview(buffer)[:kept]
             return
-        data = carry + data
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:  # a line longer than a block
-            carry = data
+        end = kept + read
+        cut = buffer.rfind(b"\n", 0, end) + 1
+        if cut == 0:
+            kept = end
             continue
-        carry = data[cut:]
-        yield data[:cut]
+        yield memoryview(buffer)[:cut]
+        kept = end - cut
+        buffer[:kept] = buffer[cut:end]  # same length: never resizes a buffer that is still viewed
 
 
-def _jsonl_block_fast(block: bytes, typed: TypedColumns) -> pa.Table | None:
+def _read_into(source: BinaryIO, view: memoryview) -> int:
+    readinto = getattr(source, "readinto", None)
+    if readinto is not None:
+        return readinto(view) or 0
+    data = source.read(len(view))
+    view[: len(data)] = data
+    return len(data)
+
+
+def _count_lines(block: memoryview) -> int:
+    import numpy as np
+
+    return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == ord("\n")))
+
+
+def _jsonl_block_fast(block: memoryview, typed: TypedColumns) -> pa.Table | None:
     """The block as a table typed like the per-line reader would, or None to parse it line by line."""
     import pyarrow.json as pajson
 
@@ -419,7 +473,7 @@ def _jsonl_block_fast(block: bytes, typed: TypedColumns) -> pa.Table | None:
         known = pa.schema(list(typed.types.items()))
         try:
             table = pajson.read_json(
-                io.BytesIO(block),
+                pa.BufferReader(pa.py_buffer(block)),  # parsed values are copied: the block may be reused
                 read_options=pajson.ReadOptions(use_threads=False, block_size=len(block) + 1),
                 parse_options=pajson.ParseOptions(explicit_schema=known, unexpected_field_behavior="infer"),
             )
@@ -459,6 +513,8 @@ def _jsonl_block_fast(block: bytes, typed: TypedColumns) -> pa.Table | None:
 
 
 def _valid_utf8(column: pa.ChunkedArray) -> bool:
+    if all(_ascii_only(chunk) for chunk in column.chunks):  # ASCII is valid UTF-8: no full check
+        return True
     try:
         column.validate(full=True)
     except pa.ArrowInvalid:

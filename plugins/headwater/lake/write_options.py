@@ -1,12 +1,15 @@
 """Parquet writer settings for lake tables, chosen from a sample of the rows about to be written.
 
-The one setting chosen here: dictionary encoding is switched off for columns whose values are
-mostly distinct (ids, emails, timestamps). The Parquet writer would try a dictionary for them, find
-it too big and fall back to plain encoding anyway, after hashing every value; skipping the attempt
-saves up to ~15% of the Delta write's CPU on the bench data (noisy; bench/README.md,
-file_throughput). Repetitive columns (types, codes, countries) keep their dictionaries, which make
-them small and fast to scan. Compression stays delta-rs's default (snappy): zstd level 1 halves the
-files but costs ~10% more CPU here.
+Compression is set explicitly to zstd level 1. delta-rs compresses with snappy only when it is
+given no writer properties at all: as soon as any property is set, the arrow-rs default applies,
+which is no compression (lake files were 3x larger than intended). On the bench data zstd 1 costs
+the same CPU as snappy and lz4 and writes a third of snappy's bytes (34 MB instead of 99 MB for
+500 MB of CSV; bench/README.md, file_throughput).
+
+Dictionary encoding is switched off for columns whose values are mostly distinct (ids, emails,
+timestamps). The Parquet writer would try a dictionary for them, find it too big and fall back to
+plain encoding anyway, after hashing every value. Repetitive columns (types, codes, countries)
+keep their dictionaries, which make them small and fast to scan.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ if TYPE_CHECKING:
 SAMPLE_ROWS = 10_000
 # Above this share of distinct values a dictionary does not pay: it ends up as large as the data.
 DISTINCT_SHARE = 0.5
+COMPRESSION = "ZSTD"
+COMPRESSION_LEVEL = 1
 
 
 def mostly_distinct(table: pa.Table, sample_rows: int = SAMPLE_ROWS) -> list[str]:
@@ -44,4 +49,8 @@ def writer_properties(sample: pa.Table) -> WriterProperties:
     from deltalake import ColumnProperties, WriterProperties
 
     plain = ColumnProperties(dictionary_enabled=False)
-    return WriterProperties(column_properties={name: plain for name in mostly_distinct(sample)})
+    return WriterProperties(
+        compression=COMPRESSION,
+        compression_level=COMPRESSION_LEVEL,
+        column_properties={name: plain for name in mostly_distinct(sample)},
+    )

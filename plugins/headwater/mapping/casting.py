@@ -158,13 +158,27 @@ def _to_float(ctx: EvalContext, values: pa.Array, fmt: str | None) -> pa.Array:
         return pc.cast(pc.cast(values, pa.int8()), pa.float64())
     message = expected("float")
     fast = fastpath.cast_clean(values, pa.float64(), forbid=b"xX")
-    if fast is not None and pc.all(pc.is_finite(fast)).as_py() is not False:
+    if fast is not None and _all_finite(fast):
         return fast
     text = _clean_text(values)
     shaped = pc.fill_null(pc.match_substring_regex(text, _FLOAT_TEXT), False)
     number = pc.cast(pc.if_else(shaped, text, pa.scalar(None, text.type)), pa.float64())
     # "1e999" has the right shape but no finite value.
     return _reject(ctx, pc.is_valid(text), pc.is_finite(number), number, values, message)
+
+
+def _all_finite(values: pa.Array) -> bool:
+    """No inf or nan among the values (nulls ignored)."""
+    import math
+
+    import pyarrow.compute as pc
+
+    # One pass without an output array: a sum is finite only if every value is (an inf or nan
+    # anywhere makes it inf or nan). A sum that overflows is checked value by value.
+    total = pc.sum(values).as_py()
+    if total is None or math.isfinite(total):
+        return True
+    return pc.all(pc.is_finite(values)).as_py() is not False
 
 
 def _to_boolean(ctx: EvalContext, values: pa.Array, fmt: str | None) -> pa.Array:

@@ -141,7 +141,9 @@ class CompiledMapping:
             if target.required:
                 empty = pc.is_null(values)
                 if target.type == "string":
-                    empty = pc.or_(empty, pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), False))
+                    # blank: empty, or whitespace only (what trimming would leave empty), without trimming
+                    blank = pc.or_(pc.equal(pc.binary_length(values), 0), pc.utf8_is_space(values))
+                    empty = pc.or_(empty, pc.fill_null(blank, False))
                 if ctx.failed is not None:
                     empty = pc.and_(empty, pc.invert(ctx.failed))
                 if pc.any(empty).as_py():
