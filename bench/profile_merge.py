@@ -17,12 +17,16 @@ import argparse
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from sqlalchemy import create_engine, make_url, text  # noqa: E402
+from sqlalchemy import URL, create_engine, make_url, text  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 TARGETS = {"stitch": 200_000, "attributes": 500_000}
 
@@ -43,6 +47,21 @@ def rows_for(source: str, n: int, version: int) -> list[dict]:
     return out
 
 
+@contextmanager
+def scratch_database(url: str, prefix: str = "hw_bench") -> Iterator[URL]:
+    """A throwaway database on the server of `url`, dropped (with its connections) afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(url).set(database=name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def run(engine, source, rows, chunk, ids, key) -> tuple[float, object]:
     from headwater.store.profiles import ChunkResult, upsert_chunk
 
@@ -58,16 +77,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--chunk", type=int, default=10_000)
-    parser.add_argument("--url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--url", default=DEFAULT_URL)
     args = parser.parse_args()
     from headwater.store import db
 
-    name = f"hw_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        engine = db.get_engine(make_url(args.url).set(database=name))
+    with scratch_database(args.url) as url:
+        engine = db.get_engine(url)
         crm_ids = [("email", "email"), ("phone", "phone"), ("crm_id", "crm_id")]
         loy_ids = [("loyalty_id", "loyalty_id"), ("email", "email"), ("phone", "phone")]
         phases = [
@@ -87,10 +102,6 @@ def main() -> int:
             print(f"{phase:<11} {len(rows):>9,} {elapsed:>8.2f} {rate:>9,.0f}  {target or '-':>7}  "
                   f"created={res.profiles_created} merged={res.profiles_merged} refused={res.merges_refused}")
         db.reset_engines()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     return 1 if missed else 0
 
 

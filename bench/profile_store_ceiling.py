@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from sqlalchemy import create_engine, make_url, text  # noqa: E402
+from profile_merge import DEFAULT_URL, scratch_database  # noqa: E402  (bench/ is on sys.path: the script's folder)
 
 TARGETS = {"stitch": 200_000, "attributes": 500_000}
 NOW = "2026-01-01T00:00:00+00:00"
@@ -122,23 +122,20 @@ def run_phases(dbapi, rows: int, chunk: int, pids: list[str]) -> dict[str, float
     return out
 
 
-def measure(admin, url: str, rows: int, chunk: int, drop_fks: bool = False, fillfactor: int | None = None
+def measure(url: str, rows: int, chunk: int, drop_fks: bool = False, fillfactor: int | None = None
             ) -> dict[str, float]:
+    """The three phases on the store's tables in a scratch database, optionally altered first."""
     from headwater.store import db
 
-    name = f"hw_ceiling_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        engine = db.get_engine(make_url(url).set(database=name))
-        if drop_fks:
-            with engine.begin() as conn:
+    with scratch_database(url, "hw_ceiling") as scratch:
+        engine = db.get_engine(scratch)
+        with engine.begin() as conn:
+            if drop_fks:
                 for table, fk in conn.exec_driver_sql(
                     "SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE contype = 'f'"
-                ):
+                ).all():
                     conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{fk}"')
-        if fillfactor:
-            with engine.begin() as conn:
+            if fillfactor:
                 for table in ("hw_profiles", "hw_fragments"):
                     conn.exec_driver_sql(f"ALTER TABLE {table} SET (fillfactor = {fillfactor})")
         dbapi = engine.raw_connection()
@@ -147,9 +144,6 @@ def measure(admin, url: str, rows: int, chunk: int, drop_fks: bool = False, fill
         finally:
             dbapi.close()
             db.reset_engines()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 BATCH_STEPS = [
@@ -186,61 +180,54 @@ def batch_log_text(rows: int) -> list[str]:
     return ["\n".join(crm) + "\n", "\n".join(loyalty) + "\n"]
 
 
-def batch_rebuild(admin, url: str, rows: int) -> float:
+def batch_rebuild(url: str, rows: int) -> float:
     """Records/s of the idealised append-then-resolve model: COPY both sources, then rebuild in SQL."""
     import psycopg2
 
-    name = f"hw_ceiling_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        u = make_url(url).set(database=name)
-        dbapi = psycopg2.connect(host=u.host, port=u.port, user=u.username, password=u.password, dbname=name)
-        cur = dbapi.cursor()
-        cur.execute("CREATE UNLOGGED TABLE log (seq bigserial, source text, record_key text, updated_at timestamptz, "
-                    "attrs text, email text, phone text, ons text, other text)")
-        dbapi.commit()
-        texts = batch_log_text(rows)
-        started = time.perf_counter()
-        for data in texts:
-            copy(cur, "COPY log (source, record_key, updated_at, attrs, email, phone, ons, other) FROM STDIN", data)
+    with scratch_database(url, "hw_ceiling") as u:
+        dbapi = psycopg2.connect(host=u.host, port=u.port, user=u.username, password=u.password, dbname=u.database)
+        try:
+            cur = dbapi.cursor()
+            cur.execute("CREATE UNLOGGED TABLE log (seq bigserial, source text, record_key text, "
+                        "updated_at timestamptz, attrs text, email text, phone text, ons text, other text)")
             dbapi.commit()
-        for sql in BATCH_STEPS:
-            cur.execute(sql)
-        while True:  # propagate the smallest label through shared identities until nothing moves
-            cur.execute(BATCH_ROUND[0])
-            moved = cur.rowcount
-            cur.execute(BATCH_ROUND[1])
-            cur.execute("SELECT count(*) FROM rl2 JOIN rl USING (rec) WHERE rl2.lbl <> rl.lbl")
-            moved += cur.fetchone()[0]
-            cur.execute("DROP TABLE rl; ALTER TABLE rl2 RENAME TO rl")
-            if not moved:
-                break
-        for sql in BATCH_VIEWS:
-            cur.execute(sql)
-        dbapi.commit()
-        elapsed = time.perf_counter() - started
-        dbapi.close()
-        return 2 * rows / elapsed
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            texts = batch_log_text(rows)
+            started = time.perf_counter()
+            for data in texts:
+                copy(cur, "COPY log (source, record_key, updated_at, attrs, email, phone, ons, other) FROM STDIN",
+                     data)
+                dbapi.commit()
+            for sql in BATCH_STEPS:
+                cur.execute(sql)
+            while True:  # propagate the smallest label through shared identities until nothing moves
+                cur.execute(BATCH_ROUND[0])
+                moved = cur.rowcount
+                cur.execute(BATCH_ROUND[1])
+                cur.execute("SELECT count(*) FROM rl2 JOIN rl USING (rec) WHERE rl2.lbl <> rl.lbl")
+                moved += cur.fetchone()[0]
+                cur.execute("DROP TABLE rl; ALTER TABLE rl2 RENAME TO rl")
+                if not moved:
+                    break
+            for sql in BATCH_VIEWS:
+                cur.execute(sql)
+            dbapi.commit()
+            return 2 * rows / (time.perf_counter() - started)
+        finally:
+            dbapi.close()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--chunk", type=int, default=10_000)
-    parser.add_argument("--url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--url", default=DEFAULT_URL)
     args = parser.parse_args()
-    admin = create_engine(args.url, isolation_level="AUTOCOMMIT")
     results = {
-        "store tables": measure(admin, args.url, args.rows, args.chunk),
-        "without FKs": measure(admin, args.url, args.rows, args.chunk, drop_fks=True),
-        "fillfactor 80": measure(admin, args.url, args.rows, args.chunk, fillfactor=80),
+        "store tables": measure(args.url, args.rows, args.chunk),
+        "without FKs": measure(args.url, args.rows, args.chunk, drop_fks=True),
+        "fillfactor 80": measure(args.url, args.rows, args.chunk, fillfactor=80),
     }
-    batch = batch_rebuild(admin, args.url, args.rows)
-    admin.dispose()
+    batch = batch_rebuild(args.url, args.rows)
     print(f"{'tables':<14} {'new':>9} {'stitch':>9} {'attributes':>11} {'copy_only':>10}   (rows/s)")
     for label, r in results.items():
         print(f"{label:<14} {r['new']:>9,.0f} {r['stitch']:>9,.0f} {r['attributes']:>11,.0f} {r['copy_only']:>10,.0f}")
