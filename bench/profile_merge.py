@@ -73,12 +73,17 @@ def run(engine, source, rows, chunk, ids, key) -> tuple[float, object]:
     return time.perf_counter() - started, total
 
 
+def parse_args(doc: str) -> argparse.Namespace:
+    """--rows, --chunk and --url, shared by the profile-store benchmarks."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000, help="records per phase")
+    parser.add_argument("--chunk", type=int, default=10_000, help="records per chunk (one transaction)")
+    parser.add_argument("--url", default=DEFAULT_URL, help="server to create the scratch database on")
+    return parser.parse_args()
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--chunk", type=int, default=10_000)
-    parser.add_argument("--url", default=DEFAULT_URL)
-    args = parser.parse_args()
+    args = parse_args(__doc__)
     from headwater.store import db
 
     with scratch_database(args.url) as url:

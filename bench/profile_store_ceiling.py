@@ -25,7 +25,6 @@ If a phase's ceiling is below its target, no write path of this shape can meet t
 
 from __future__ import annotations
 
-import argparse
 import io
 import sys
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from profile_merge import DEFAULT_URL, scratch_database  # noqa: E402  (bench/ is on sys.path: the script's folder)
+from profile_merge import parse_args, scratch_database  # noqa: E402  (bench/ is on sys.path: the script's folder)
 
 TARGETS = {"stitch": 200_000, "attributes": 500_000}
 NOW = "2026-01-01T00:00:00+00:00"
@@ -217,11 +216,7 @@ def batch_rebuild(url: str, rows: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--chunk", type=int, default=10_000)
-    parser.add_argument("--url", default=DEFAULT_URL)
-    args = parser.parse_args()
+    args = parse_args(__doc__)
     results = {
         "store tables": measure(args.url, args.rows, args.chunk),
         "without FKs": measure(args.url, args.rows, args.chunk, drop_fks=True),
