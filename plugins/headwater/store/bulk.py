@@ -1,20 +1,25 @@
 """Set-based reads and writes for the profile store, one statement per chunk and table.
 
-PostgreSQL: lookups join `unnest()` of array parameters, inserts go through COPY FROM STDIN on
-the transaction's own connection (so they share its advisory lock), updates are
-`UPDATE ... FROM unnest(...)`. SQLite: `IN` lists and executemany, which are already fast there.
-Callers hold the exclusive profile transaction, so "insert" is only used for rows known not to exist.
+PostgreSQL: the chunk's keys or rows are COPYed into a temporary table (dropped at commit) on the
+transaction's own connection, and one statement joins it: `SELECT ... JOIN`, `UPDATE ... FROM`,
+`DELETE ... USING`; inserts are a COPY straight into the table. COPY text is several times cheaper
+to build and to parse than the same rows as array parameters of `unnest()`, which psycopg2 quotes
+value by value (bench/README.md, profile_merge). SQLite: `IN` lists and executemany, which are
+already fast there. Callers hold the exclusive profile transaction, so "insert" is only used for
+rows known not to exist.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, DateTime, Table
 
 IN_BATCH = 5000  # bound parameters per IN list: far below SQLite's 32,766 limit
+_stage_names = itertools.count()
 
 
 def _pg(conn: Connection) -> bool:
@@ -30,13 +35,20 @@ def _pg_type(table: Table, column: str) -> str:
     return "timestamptz" if isinstance(table.c[column].type, DateTime) else "text"
 
 
-def _unnest(table: Table, columns: Sequence[str], n_keys: int | None = None) -> tuple[str, str, str]:
-    """Array parameters, their aliases (c0, c1, ...: a key may also be a column being set) and the join."""
-    arrays = ", ".join(f"%s::{_pg_type(table, c)}[]" for c in columns)
-    alias = ", ".join(f"c{i}" for i in range(len(columns)))
-    keys = columns[: n_keys if n_keys is not None else len(columns)]
-    on = " AND ".join(f"t.{k} = u.c{i}" for i, k in enumerate(keys))
-    return arrays, alias, on
+def _stage(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple]) -> str:
+    """COPY `rows` into a new temporary table whose columns c0, c1, ... have the types of `columns`.
+
+    Dropped at commit. The c-names let a key also be a column being set (`SET k = u.c1 ... ON t.k = u.c0`).
+    """
+    name = f"_hw_stage_{next(_stage_names)}"
+    defs = ", ".join(f"c{i} {_pg_type(table, c)}" for i, c in enumerate(columns))
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({defs}) ON COMMIT DROP")
+    _copy(conn, name, [f"c{i}" for i in range(len(columns))], rows)
+    return name
+
+
+def _on(keys: Sequence[str]) -> str:
+    return " AND ".join(f"t.{k} = u.c{i}" for i, k in enumerate(keys))
 
 
 def select_in(
@@ -53,11 +65,10 @@ def select_in(
     where = where or {}
     cols = ", ".join(f"t.{c}" for c in columns)
     if _pg(conn):
-        arrays, alias, on = _unnest(table, keys)
+        staged = _stage(conn, table, keys, [tuple(v) for v in values])
         extra = "".join(f" AND t.{c} = %s" for c in where)
-        sql = f"SELECT {cols} FROM {table.name} t JOIN unnest({arrays}) AS u({alias}) ON {on}{extra}"
-        params = tuple([v[i] for v in values] for i in range(len(keys))) + tuple(where.values())
-        return [tuple(r) for r in conn.exec_driver_sql(sql, params)]
+        sql = f"SELECT {cols} FROM {table.name} t JOIN {staged} u ON {_on(keys)}{extra}"
+        return [tuple(r) for r in conn.exec_driver_sql(sql, tuple(where.values()))]
     out: list[tuple] = []
     extra = "".join(f" AND t.{c} = ?" for c in where)
     if len(keys) == 1:
@@ -116,23 +127,28 @@ def _lite(row: Iterable) -> tuple:
     )
 
 
+def _copy(conn: Connection, table_name: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    """COPY FROM STDIN on the transaction's own DBAPI connection (psycopg2 or psycopg 3)."""
+    buf = io.StringIO("".join(_copy_lines(rows)))
+    cur = conn.connection.dbapi_connection.cursor()
+    sql = f"COPY {table_name} ({', '.join(columns)}) FROM STDIN"
+    try:
+        if hasattr(cur, "copy_expert"):  # psycopg2
+            cur.copy_expert(sql, buf)
+        else:  # psycopg 3
+            with cur.copy(sql) as copy:
+                copy.write(buf.getvalue())
+    finally:
+        cur.close()
+
+
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[tuple]) -> None:
     """Insert rows known to be new (COPY on PostgreSQL)."""
     rows = list(rows)
     if not rows:
         return
     if _pg(conn):
-        buf = io.StringIO("".join(_copy_lines(rows)))
-        cur = conn.connection.dbapi_connection.cursor()
-        sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-        try:
-            if hasattr(cur, "copy_expert"):  # psycopg2
-                cur.copy_expert(sql, buf)
-            else:  # psycopg 3
-                with cur.copy(sql) as copy:
-                    copy.write(buf.getvalue())
-        finally:
-            cur.close()
+        _copy(conn, table.name, columns, rows)
         return
     marks = ", ".join("?" * len(columns))
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", [_lite(r) for r in rows])
@@ -146,11 +162,9 @@ def update_rows(
     if not rows:
         return
     if _pg(conn):
-        names = [*keys, *columns]
-        arrays, alias, on = _unnest(table, names, len(keys))
+        staged = _stage(conn, table, [*keys, *columns], rows)
         sets = ", ".join(f"{c} = u.c{len(keys) + i}" for i, c in enumerate(columns))
-        sql = f"UPDATE {table.name} t SET {sets} FROM unnest({arrays}) AS u({alias}) WHERE {on}"
-        conn.exec_driver_sql(sql, tuple([r[i] for r in rows] for i in range(len(names))))
+        conn.exec_driver_sql(f"UPDATE {table.name} t SET {sets} FROM {staged} u WHERE {_on(keys)}")
         return
     sets = ", ".join(f"{c} = ?" for c in columns)
     cond = " AND ".join(f"{k} = ?" for k in keys)
@@ -166,9 +180,8 @@ def delete_rows(conn: Connection, table: Table, keys: Sequence[str], rows: Itera
     if not rows:
         return
     if _pg(conn):
-        arrays, alias, on = _unnest(table, keys)
-        sql = f"DELETE FROM {table.name} t USING unnest({arrays}) AS u({alias}) WHERE {on}"
-        conn.exec_driver_sql(sql, tuple([r[i] for r in rows] for i in range(len(keys))))
+        staged = _stage(conn, table, keys, rows)
+        conn.exec_driver_sql(f"DELETE FROM {table.name} t USING {staged} u WHERE {_on(keys)}")
         return
     cond = " AND ".join(f"{k} = ?" for k in keys)
     conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {cond}", [_lite(r) for r in rows])
