@@ -65,7 +65,7 @@ def select_in(
     where = where or {}
     cols = ", ".join(f"t.{c}" for c in columns)
     if _pg(conn):
-        staged = _stage(conn, table, keys, [tuple(v) for v in values])
+        staged = _stage(conn, table, keys, values)
         extra = "".join(f" AND t.{c} = %s" for c in where)
         sql = f"SELECT {cols} FROM {table.name} t JOIN {staged} u ON {_on(keys)}{extra}"
         return [tuple(r) for r in conn.exec_driver_sql(sql, tuple(where.values()))]
