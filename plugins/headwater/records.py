@@ -24,7 +24,10 @@ class RowError:
     column: str | None
     value: str | None  # offending value rendered as text (truncated)
     message: str
-    record: str | None = None  # the whole row as JSON, when known
+    record: str | None = None  # the whole row as JSON (or the raw line), when known
+    # Where the row is in its source, so a person can find it there: "<file>:line 12" for files,
+    # "id=42" (primary key) or "updated_at=2024-03-01 10:00:00" (cursor) for SQL and API sources.
+    location: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)

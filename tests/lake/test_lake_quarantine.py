@@ -23,7 +23,13 @@ def _errors(*rows: int) -> list[RowError]:
         for r in rows
     ] + [
         RowError(
-            row=None, stage="select", code="MALFORMED_ROW", column=None, value="a,b,", message="3 fields"
+            row=None,
+            stage="select",
+            code="MALFORMED_ROW",
+            column=None,
+            value="a,b,",
+            message="3 fields",
+            location="people.csv:line 7",
         )
     ]
 

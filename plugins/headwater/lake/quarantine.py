@@ -25,6 +25,7 @@ ERRORS_SCHEMA = pa.schema(
         pa.field("value", pa.string()),
         pa.field("message", pa.string()),
         pa.field("record", pa.string()),
+        pa.field("location", pa.string()),
     ]
 )
 
@@ -49,6 +50,7 @@ def errors_to_table(errors: list[RowError]) -> pa.Table:
             "value": [e.value for e in errors],
             "message": [e.message for e in errors],
             "record": [e.record for e in errors],
+            "location": [e.location for e in errors],
         },
         schema=ERRORS_SCHEMA,
     )
