@@ -45,6 +45,7 @@ def test_errors_to_table():
         "value": "a,b,",
         "message": "3 fields",
         "record": None,
+        "location": "people.csv:line 7",
     }
     assert errors_to_table([]).num_rows == 0
 
