@@ -57,6 +57,19 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
 
 
 @dataclass(frozen=True)
+class BadValue:
+    """A value a driver read but that has no exact Arrow form (MariaDB's `0000-00-00`, ...).
+
+    Drivers that would otherwise turn such a value into NULL or a different value return this
+    marker instead; `TypedColumns` reports it as a `Mismatch` with its own code and reason.
+    """
+
+    text: str  # the value as the database wrote it
+    code: str  # VALUE_OUT_OF_RANGE | UNSUPPORTED_VALUE
+    reason: str
+
+
+@dataclass(frozen=True)
 class Mismatch:
     """A value that does not fit the type its column was given earlier in the same read."""
 
@@ -64,11 +77,15 @@ class Mismatch:
     column: str
     value: object
     expected: str
+    code: str = "TYPE_MISMATCH"
+    reason: str | None = None  # why, when it is not simply another type (a `BadValue`)
 
 
 def _to_text(value: object) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, BadValue):
+        raise ValueError(value.reason)  # never its text in place of the value
     if isinstance(value, bytes):
         return value.decode("utf-8")  # UnicodeDecodeError: a mismatch, reported per value
     if isinstance(value, (dict, list)):
@@ -95,7 +112,7 @@ def _prepare(value: object, type_: pa.DataType) -> object:
 
 def infer_type(values: list) -> pa.DataType | None:
     """Arrow type of the non-null values (None if all are null); mixed or nested values become text."""
-    present = [v for v in values if v is not None]
+    present = [v for v in values if v is not None and not isinstance(v, BadValue)]
     if not present:
         return None
     if any(isinstance(v, (dict, list, tuple)) for v in present):
@@ -157,6 +174,10 @@ class TypedColumns:
         good: list = []
         bad: list[Mismatch] = []
         for i, value in enumerate(values):
+            if isinstance(value, BadValue):
+                good.append(None)
+                bad.append(Mismatch(i, name, value.text, str(type_), value.code, value.reason))
+                continue
             try:
                 prepared = _prepare(value, type_)
                 pa.array([prepared], type=type_)

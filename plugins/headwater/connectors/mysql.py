@@ -35,7 +35,9 @@ def _arrow_type(description: tuple):
         return pa.uint64() if flags & _UNSIGNED_FLAG else pa.int64()
     if code in (4, 5):  # FLOAT DOUBLE
         return pa.float64()
-    if code in (7, 12):  # TIMESTAMP DATETIME
+    if code == 7:  # TIMESTAMP: an instant, read in a UTC session
+        return pa.timestamp("us", tz="UTC")
+    if code == 12:  # DATETIME: a wall-clock time without zone
         return pa.timestamp("us")
     if code in (10, 14):  # DATE NEWDATE
         return pa.date32()
@@ -46,6 +48,39 @@ def _arrow_type(description: tuple):
     if code == 255:  # GEOMETRY
         return pa.binary()
     return None  # DECIMAL and anything new: inferred (decimals widened to precision 38)
+
+
+def _exact_converter():
+    """mysql-connector's converter, but never a different value: zero dates (`0000-00-00`,
+    `2024-00-10`), which it turns into NULL, become `BadValue`s (quarantined with their row), and a
+    SET stays the text MySQL writes (`a,c`) rather than a Python set."""
+    from mysql.connector.conversion import MySQLConverter
+
+    from .arrow_util import BadValue
+
+    def strict(convert, what):
+        def to_python(self, value, dsc=None):
+            result = convert(value, dsc)
+            if result is None and value is not None:
+                text = bytes(value).decode("ascii", "replace")
+                return BadValue(
+                    text, "VALUE_OUT_OF_RANGE", f"is {text}, a zero or incomplete {what} with no real value"
+                )
+            return result
+
+        return to_python
+
+    class ExactConverter(MySQLConverter):
+        _date_to_python = strict(MySQLConverter._date_to_python, "date")
+        _NEWDATE_to_python = _date_to_python
+        _newdate_to_python = _date_to_python
+        _datetime_to_python = strict(MySQLConverter._datetime_to_python, "date and time")
+        _timestamp_to_python = _datetime_to_python
+
+        def _set_to_python(self, value, dsc=None):
+            return value.decode(self.charset)
+
+    return ExactConverter
 
 
 class MySqlSourceHook(SqlSource, MySqlHook):
@@ -126,6 +161,10 @@ class MySqlSourceHook(SqlSource, MySqlHook):
         return "`" + name.replace("`", "``") + "`"
 
     def bind(self, value: object) -> tuple[str, list]:
+        from datetime import UTC, datetime
+
+        if isinstance(value, datetime) and value.tzinfo:  # the read session is in UTC (see stream)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return "%s", [value]
 
     def _rows(self, conn, query: str, params: tuple = ()) -> list[tuple]:
@@ -160,6 +199,10 @@ class MySqlSourceHook(SqlSource, MySqlHook):
     def stream(self, conn, sql: str, params: list) -> Iterator[Chunk]:
         from .arrow_util import TypedColumns
 
+        conn.set_converter_class(_exact_converter())
+        setup = conn.cursor()
+        setup.execute("SET time_zone = '+00:00'")  # TIMESTAMP values as UTC instants, never ambiguous
+        setup.close()
         cur = conn.cursor(buffered=False)  # unbuffered: rows stay on the server until fetched
         try:
             cur.execute(sql, tuple(params))

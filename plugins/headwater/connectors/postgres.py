@@ -138,36 +138,72 @@ class PostgresSourceHook(SqlSource, PostgresHook):
     def database_name(self, conn) -> str:
         return self._scalar_rows(conn, "SELECT current_database()")[0][0]
 
-    def stream(self, conn, sql: str, params: list) -> Iterator[Chunk]:
+    def _probe(self, conn, sql: str) -> pa.Schema:
+        """The result's Arrow schema (with each column's PostgreSQL type), without reading rows."""
         cur = conn.cursor()
+        try:
+            cur.execute(f"SELECT * FROM (\n{sql}\n) AS hw_rows LIMIT 0")
+            return cur.fetch_arrow_table().schema
+        finally:
+            cur.close()
+
+    def exact_sql(self, conn, sql: str) -> str:
+        """`sql` wrapped so every column arrives as an exact Arrow value (see `pg_values`)."""
+        from . import pg_values
+
+        schema = self._probe(conn, sql)
+        if not pg_values.needs_rewrite(schema):
+            return sql
+        money_scale = 2
+        if pg_values.uses_money(schema):  # the locale's decimals (lc_monetary)
+            money_scale = self._scalar_rows(conn, "SELECT scale('1'::money::numeric)")[0][0]
+        if pg_values.uses_interval(schema):  # intervals as ISO 8601 text (P1Y2M3DT4H5M6S)
+            self._scalar_rows(conn, "SELECT set_config('intervalstyle', 'iso_8601', false)")
+        # ORDER BY the source's cursor column (qualified: not the cast output of the same name).
+        order = (
+            f" ORDER BY hw_rows.{self.quote_identifier(self.config.cursor.column)}"
+            if self.config.cursor
+            else ""
+        )
+        columns = pg_values.select_list(schema, self.quote_identifier, money_scale)
+        return f"SELECT {columns} FROM (\n{sql}\n) AS hw_rows{order}"
+
+    def stream(self, conn, sql: str, params: list) -> Iterator[Chunk]:
+        sql = self.exact_sql(conn, sql)
+        cur = conn.cursor()
+        offset = 0
         try:
             cur.execute(sql, params or None)
             # Record batches come typed from the declared column types, so every chunk shares a schema.
             for batch in cur.fetch_record_batch():
-                yield Chunk(plain_types(batch))
+                yield self._exact_chunk(batch, offset)
+                offset += batch.num_rows
         finally:
             cur.close()
 
+    def _exact_chunk(self, batch: pa.RecordBatch, offset: int) -> Chunk:
+        """The batch with ordinary Arrow types; rows holding a value with no exact Arrow form are
+        left out and become errors (`offset`: rows of this read before the batch)."""
+        import pyarrow as pa
 
-def plain_types(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Replace ADBC's opaque extension columns (PostgreSQL NUMERIC, ...) with ordinary Arrow types.
+        from . import pg_values
 
-    NUMERIC(p, s) becomes decimal128(p, s) (typmod = (p << 16 | s) + 4); unbounded NUMERIC and other
-    opaque types keep their text form, which the mapping casts like any text column.
-    """
-    import pyarrow as pa
-
-    if not any(isinstance(f.type, pa.OpaqueType) for f in batch.schema):
-        return batch
-    columns, fields = [], []
-    for field, column in zip(batch.schema, batch.columns, strict=True):
-        if isinstance(field.type, pa.OpaqueType):
-            column = column.storage
-            typmod = int((field.metadata or {}).get(b"POSTGRESQL:typmod", b"-1"))
-            if field.type.type_name == "numeric" and typmod >= 4 and ((typmod - 4) >> 16) <= 38:
-                precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
-                column = column.cast(pa.decimal128(precision, scale))
-            field = pa.field(field.name, column.type, field.nullable, field.metadata)
-        columns.append(column)
-        fields.append(field)
-    return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields))
+        problems: list[pg_values.Problem] = []
+        batch = pg_values.check_batch(pg_values.plain_batch(batch, problems), problems)
+        if not problems:
+            return Chunk(batch)
+        by_row: dict[int, list[pg_values.Problem]] = {}
+        for problem in problems:
+            by_row.setdefault(problem.index, []).append(problem)
+        errors = []
+        for index, found in sorted(by_row.items()):
+            row = {name: pg_values.record_value(batch.column(name)[index]) for name in batch.schema.names}
+            row.update({p.column: p.value for p in found})
+            number = offset + index + 1
+            for p in found:
+                message = (
+                    f"{self._what()}, row {number} of this read: value of column '{p.column}' {p.reason}"
+                )
+                errors.append(self.value_error(p.code, p.column, p.value, message, row, number))
+        keep = pa.array([i for i in range(batch.num_rows) if i not in by_row], type=pa.int64())
+        return Chunk(batch.take(keep), errors)

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from headwater.errors import ConnectionCheckError, SelectionError
 from headwater.records import RowError, render_value
 
-from .arrow_util import TypedColumns, rechunk
+from .arrow_util import BadValue, TypedColumns, rechunk
 from .base import Chunk, SourceReader
 from .models import SqlConnector
 
@@ -56,42 +56,93 @@ def json_value(value: object) -> object:
     return str(value)
 
 
+# Watermark types stored in state. Numbers compare with each other across a type change; every
+# other change (naive <-> aware timestamps, date <-> timestamp, number <-> text) cannot be compared
+# without risking rows loaded twice or missed, and stops the read.
+_NUMERIC_KINDS = {"int", "float", "decimal"}
+_KIND_WORDS = {
+    "int": "an integer",
+    "float": "a floating-point number",
+    "decimal": "a decimal",
+    "timestamp": "a timestamp without time zone",
+    "timestamptz": "a timestamp with time zone",
+    "date": "a date",
+    "string": "text",
+}
+
+
 def cursor_type(type_: pa.DataType) -> str:
+    """The watermark type stored for a cursor column of this Arrow type."""
     if pa.types.is_integer(type_):
         return "int"
     if pa.types.is_floating(type_):
         return "float"
+    if pa.types.is_decimal(type_):
+        return "decimal"
     if pa.types.is_timestamp(type_):
-        return "timestamp"
+        return "timestamptz" if type_.tz else "timestamp"
     if pa.types.is_date(type_):
         return "date"
     return "string"
 
 
+def stored_kind(cursor: dict) -> str:
+    """The type of a stored watermark; states written before `timestamptz` existed say `timestamp`
+    for both kinds of timestamp, so the value's offset decides."""
+    kind = cursor.get("type", "string")
+    value = cursor.get("value")
+    if kind in ("timestamp", "timestamptz") and isinstance(value, str):
+        return "timestamptz" if datetime.fromisoformat(value).tzinfo else "timestamp"
+    return kind
+
+
 def decode_cursor(cursor: dict) -> object:
     """The stored watermark as the Python value the driver binds (timestamps as datetime)."""
-    value, kind = cursor["value"], cursor.get("type", "string")
+    value, kind = cursor["value"], stored_kind(cursor)
     if value is None:
         return None
     return {
         "int": int,
         "float": float,
+        "decimal": Decimal,
         "timestamp": datetime.fromisoformat,
+        "timestamptz": datetime.fromisoformat,
         "date": date.fromisoformat,
     }.get(kind, str)(value)
 
 
+def check_cursor_type(column: str, cursor: dict, type_: pa.DataType) -> None:
+    """Stop when the cursor column's type changed in a way the stored watermark cannot follow."""
+    old, new = stored_kind(cursor), cursor_type(type_)
+    if old == new or (old in _NUMERIC_KINDS and new in _NUMERIC_KINDS):
+        return
+    if old == "string" and new == "decimal":  # decimals were stored as text before `decimal` existed
+        return
+    raise SelectionError(
+        f"cursor column '{column}' changed type since the last run: the stored watermark "
+        f"{cursor.get('value')!r} is {_KIND_WORDS.get(old, old)}, the column now holds "
+        f"{_KIND_WORDS.get(new, new)} ({type_}). Comparing the two could load rows twice or miss "
+        "rows, so nothing was read. Move the watermark to a value of the new type with "
+        "`headwater state reset <source> --cursor <value>` (rows at or after it are read again)."
+    )
+
+
 class CursorTracker:
-    """Drops rows already loaded at the watermark and finds the next watermark and its keys."""
+    """Drops rows already loaded at the watermark and finds the next watermark and its keys.
+
+    The watermark is compared as a typed value (decoded with its stored type), never as text, so
+    `2024-01-03T10:00:00+00:00` equals `2024-01-03T12:00:00+02:00` and `3` equals `3.00`.
+    """
 
     def __init__(self, column: str, key_columns: list[str], previous: dict | None):
         self.column = column
         self.key_columns = key_columns  # empty: the whole row is the key
         self.previous = previous
-        prev_cursor = (previous or {}).get("cursor") or {}
-        self.watermark = prev_cursor.get("value")
+        self.prev_cursor = (previous or {}).get("cursor") or {}
+        self.watermark = decode_cursor(self.prev_cursor) if self.prev_cursor else None
         self.seen = {tuple(k) for k in (previous or {}).get("keys_at_cursor", [])}
         self._past_watermark = not self.seen
+        self._type_checked = not self.prev_cursor or self.watermark is None
         self.max_value: object = None
         self.max_type: str | None = None
         self.max_keys: dict[tuple, None] = {}
@@ -101,13 +152,19 @@ class CursorTracker:
         return tuple(json_value(table.column(n)[i].as_py()) for n in names)
 
     def filter(self, table: pa.Table) -> pa.Table:
+        if not self._type_checked and table.num_rows:
+            type_ = table.schema.field(self.column).type
+            check_cursor_type(self.column, self.prev_cursor, type_)
+            if isinstance(self.watermark, str) and cursor_type(type_) == "decimal":
+                self.watermark = Decimal(self.watermark)  # a decimal watermark stored as text
+            self._type_checked = True
         # Rows come ordered by the cursor, so rows at the watermark are a prefix of the read.
         if self._past_watermark or table.num_rows == 0:
             return table
         values = table.column(self.column)
         drop = []
         for i in range(table.num_rows):
-            if json_value(values[i].as_py()) != self.watermark:
+            if values[i].as_py() != self.watermark:
                 self._past_watermark = True
                 break
             if self._key(table, i) in self.seen:
@@ -135,14 +192,18 @@ class CursorTracker:
     def state(self) -> dict | None:
         if self.max_value is None:  # nothing new: keep what was committed
             return self.previous
-        value = json_value(self.max_value)
         keys = dict(self.max_keys)
-        if value == self.watermark:
+        if self.max_value == self.watermark:
             keys = {**dict.fromkeys(self.seen), **keys}
         return {
-            "cursor": {"column": self.column, "type": self.max_type, "value": value},
+            "cursor": {"column": self.column, "type": self.max_type, "value": json_value(self.max_value)},
             "keys_at_cursor": [list(k) for k in keys],
         }
+
+
+def _record_value(value: object) -> object:
+    """A value for a quarantine record: JSON-ready, marked values as the database wrote them."""
+    return value.text if isinstance(value, BadValue) else json_value(value)
 
 
 class SqlSource(SourceReader):
@@ -221,27 +282,51 @@ class SqlSource(SourceReader):
         return names
 
     def rows_chunk(self, typed: TypedColumns, names: list[str], rows: list[tuple], offset: int) -> Chunk:
-        """Chunk from DB-API rows; values that do not fit their column's type become TYPE_MISMATCH errors."""
+        """Chunk from DB-API rows; values that do not fit their column's type become row errors.
+
+        A value of another type than its column's is a TYPE_MISMATCH; a value the driver marked as
+        having no exact Arrow form (`BadValue`) carries its own code and reason.
+        """
         table, mismatches = typed.table(
             names, [list(c) for c in zip(*rows, strict=True)] or [[] for _ in names]
         )
-        errors = [
-            RowError(
-                row=None,
-                stage="select",
-                code="TYPE_MISMATCH",
-                column=m.column,
-                value=render_value(m.value),
-                message=(
-                    f"{self._what()}, row {offset + m.index + 1} of this read: value of column '{m.column}' "
-                    f"does not fit type {m.expected} (taken from the declared type or earlier rows); "
-                    "CAST it in a query to read it"
-                ),
-                record=json.dumps({n: json_value(v) for n, v in zip(names, rows[m.index], strict=True)}),
-            )
-            for m in mismatches
-        ]
+        errors = []
+        for m in mismatches:
+            row = {n: _record_value(v) for n, v in zip(names, rows[m.index], strict=True)}
+            where = f"{self._what()}, row {offset + m.index + 1} of this read"
+            if m.reason:
+                message = f"{where}: value of column '{m.column}' {m.reason}"
+            else:
+                message = (
+                    f"{where}: value of column '{m.column}' does not fit type {m.expected} (taken from "
+                    "the declared type or earlier rows); CAST it in a query to read it"
+                )
+            errors.append(self.value_error(m.code, m.column, m.value, message, row, offset + m.index + 1))
         return Chunk(table, errors)
+
+    def value_error(
+        self, code: str, column: str, value: object, message: str, row: dict, number: int
+    ) -> RowError:
+        """A select-stage error for one row left out of the chunk: `row` is the whole row with
+        JSON-ready values, `number` its 1-based position in this read."""
+        return RowError(
+            row=None,
+            stage="select",
+            code=code,
+            column=column,
+            value=render_value(value),
+            message=message,
+            record=json.dumps(row, ensure_ascii=False, default=str),
+            location=self.row_location(row, number),
+        )
+
+    def row_location(self, row: dict, number: int) -> str:
+        """Where a row is in the source: its primary key, else its cursor value, else its position."""
+        cfg = self.config
+        names = list(cfg.primary_key) or ([cfg.cursor.column] if cfg.cursor else [])
+        if names and all(n in row for n in names):
+            return ", ".join(f"{n}={'NULL' if row[n] is None else row[n]}" for n in names)
+        return f"row {number} of this read"
 
     def _what(self) -> str:
         return f"table '{self.config.table}'" if self.config.table else "the query"
