@@ -67,8 +67,32 @@ def _is_native(type_: pa.DataType) -> bool:
     return not isinstance(type_, pa.BaseExtensionType) and any(test(type_) for test in _NATIVE)
 
 
+def _as_text(column: str) -> str:
+    # The type's own output function (what psql shows), also inside arrays: `::text` is not always
+    # that (inet's text cast adds the netmask: '::1' would become '::1/128').
+    return f"CASE WHEN {column} IS NULL THEN NULL ELSE format('%s', {column}) END"
+
+
+def _expression(field: pa.Field, column: str, money_scale: int) -> str | None:
+    """SQL that makes this column exact in Arrow, or None when it already is."""
+    pg_type, type_ = _pg_type(field), field.type
+    if pg_type == "money":  # ADBC delivers the integer cents; the locale says how many decimals
+        return f"{column}::numeric(38, {money_scale})"
+    if pg_type in ("oid", "xid", "cid"):  # unsigned 32-bit: values past 2^31 wrap in int32
+        return f"{column}::text::bigint"
+    if pa.types.is_list(type_):
+        if _is_native(type_.value_type) and pg_type not in ("_oid", "_xid", "_cid", "_money"):
+            return None
+        return f"({_as_text(column)})::text[]"
+    if isinstance(type_, pa.OpaqueType) and type_.type_name == "numeric":
+        return None  # decoded from its text in `plain_batch`
+    if pg_type.startswith("reg") or not _is_native(type_):  # regclass...: their names
+        return _as_text(column)
+    return None
+
+
 def needs_rewrite(schema: pa.Schema) -> bool:
-    return any(_cast(f, 2) is not None or pa.types.is_list(f.type) for f in schema)
+    return any(_expression(f, "c", 2) is not None or pa.types.is_list(f.type) for f in schema)
 
 
 def uses_money(schema: pa.Schema) -> bool:
@@ -79,38 +103,17 @@ def uses_interval(schema: pa.Schema) -> bool:
     return any(_pg_type(f).lstrip("_") == "interval" for f in schema)
 
 
-def _cast(field: pa.Field, money_scale: int) -> str | None:
-    """The cast that makes this column exact in Arrow (`::text`...), or None when it already is."""
-    pg_type, type_ = _pg_type(field), field.type
-    if pg_type == "money":  # ADBC delivers the integer cents; the locale says how many decimals
-        return f"::numeric(38, {money_scale})"
-    if pg_type == "_money":
-        return "::numeric[]::text[]"
-    if pg_type in ("oid", "xid", "cid"):  # unsigned 32-bit: values past 2^31 wrap in int32
-        return "::text::bigint"
-    if pg_type.startswith("reg"):  # regclass, regtype...: their names
-        return "::text"
-    if pa.types.is_list(type_):
-        value_type = type_.value_type
-        if _is_native(value_type) and not pg_type.startswith("_reg") and pg_type not in ("_oid", "_money"):
-            return None
-        return "::text[]"
-    if isinstance(type_, pa.OpaqueType) and type_.type_name == "numeric":
-        return None  # decoded from its text in `plain_types`
-    return None if _is_native(type_) else "::text"
-
-
 def select_list(schema: pa.Schema, quote, money_scale: int = 2) -> str:
     """The select list over the probed result (aliased `hw_rows`): casts and shape columns."""
     parts = []
     for field in schema:
         column = f"hw_rows.{quote(field.name)}"
-        cast = _cast(field, money_scale)
-        parts.append(f"{column}{cast} AS {quote(field.name)}" if cast else column)
+        expression = _expression(field, column, money_scale)
+        parts.append(f"{expression} AS {quote(field.name)}" if expression else column)
         if pa.types.is_list(field.type):  # the array's own text when its shape does not fit a list
             parts.append(
                 f"CASE WHEN array_ndims({column}) > 1 OR array_lower({column}, 1) <> 1 "
-                f"THEN {column}::text END AS {quote(SHAPE_PREFIX + field.name)}"
+                f"THEN {_as_text(column)} END AS {quote(SHAPE_PREFIX + field.name)}"
             )
     return ", ".join(parts)
 
@@ -138,11 +141,6 @@ def _numeric(name: str, field: pa.Field, storage: pa.Array, problems: list[Probl
             )
         storage = pc.if_else(special, pa.scalar(None, pa.string()), storage)
     return storage.cast(target)
-
-
-def plain_types(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """`plain_batch` without the problems (kept for callers that only want types)."""
-    return plain_batch(batch, [])
 
 
 def plain_batch(batch: pa.RecordBatch, problems: list[Problem]) -> pa.RecordBatch:
@@ -271,6 +269,8 @@ def record_value(scalar: pa.Scalar) -> object:
     """A value for a quarantine record (JSON-ready), also for years Python's datetime cannot hold."""
     from .sql import json_value
 
+    if pa.types.is_list(scalar.type):
+        return None if not scalar.is_valid else [record_value(item) for item in scalar.values]
     try:
         return json_value(scalar.as_py())
     except (ValueError, OverflowError):
