@@ -56,3 +56,23 @@ def test_rechunk_cuts_exact_sizes_and_carries_errors():
         rechunk([Chunk(pa.table({"a": [1]})), Chunk(pa.table({"a": pa.array([], pa.int64())}), [error])], 1)
     )
     assert [(c.table.num_rows, len(c.errors)) for c in trailing] == [(1, 0), (0, 1)]
+
+
+def test_marked_values_are_reported_with_their_reason_never_converted():
+    from datetime import date
+
+    from headwater.connectors.arrow_util import BadValue
+
+    zero = BadValue("0000-00-00", "VALUE_OUT_OF_RANGE", "is 0000-00-00")
+    typed = TypedColumns({"d": pa.date32()})
+    table, bad = typed.table(["d", "t"], [[date(2024, 2, 29), zero], ["a", zero]])
+    assert table.column("d").to_pylist() == [date(2024, 2, 29)]
+    assert table.column("t").to_pylist() == ["a"]  # never the marker's text in a text column
+    assert {(m.index, m.column, m.value, m.code, m.reason) for m in bad} == {
+        (1, "d", "0000-00-00", "VALUE_OUT_OF_RANGE", "is 0000-00-00"),
+        (1, "t", "0000-00-00", "VALUE_OUT_OF_RANGE", "is 0000-00-00"),
+    }
+    # a column that starts with a marker is typed from the other values, not as text
+    typed = TypedColumns()
+    table, bad = typed.table(["d"], [[zero, date(2024, 1, 1)]])
+    assert table.schema.field("d").type == pa.date32() and len(bad) == 1

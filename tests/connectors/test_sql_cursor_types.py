@@ -111,3 +111,86 @@ def test_postgres_numeric_becomes_decimal(include_dir, set_conn):
         assert data.column("amount").to_pylist() == [decimal.Decimal("12.50"), None]
     finally:
         backend.close()
+
+
+# (backend, cursor type before, after, whether the watermark can follow the change)
+TYPE_CHANGES = [
+    ("postgres", "TIMESTAMP", "TIMESTAMPTZ", False),
+    ("postgres", "INTEGER", "NUMERIC(10,2)", True),
+    ("postgres", "DATE", "TIMESTAMP", False),
+    ("mysql", "DATETIME", "TIMESTAMP NULL", False),
+    ("mysql", "INTEGER", "DECIMAL(10,2)", True),
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("backend", "before", "after", "follows"),
+    [pytest.param(*c, id=f"{c[0]}-{c[1].lower()}-to-{c[2].split()[0].lower()}") for c in TYPE_CHANGES],
+)
+def test_cursor_type_change_never_loads_the_watermark_row_twice(
+    backend, before, after, follows, include_dir, set_conn
+):
+    from headwater.errors import SelectionError
+
+    db = BACKENDS[backend](include_dir, set_conn)
+    try:
+        table = unique("hw_tc")
+        db.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, c {before})")
+        db.tables.append(table)
+        first, second = ("1", "2") if "INT" in before else ("'2024-01-01'", "'2024-01-02'")
+        db.execute(f"INSERT INTO {table} VALUES (1, {first}), (2, {second})")
+        config = db.config(table=table, cursor={"column": "c"}, primary_key="id")
+        hook = make_hook(config)
+        assert sorted(r["id"] for c in hook.read(None) for r in c.table.to_pylist()) == [1, 2]
+        state = json.loads(json.dumps(hook.next_state()))
+
+        alter = (
+            "ALTER TABLE {t} MODIFY c {a}"
+            if backend == "mysql"
+            else "ALTER TABLE {t} ALTER COLUMN c TYPE {a}"
+        )
+        db.execute(alter.format(t=table, a=after))
+        third = "3" if "INT" in before else "'2024-01-03'"
+        db.execute(f"INSERT INTO {table} VALUES (3, {third})")
+        hook = make_hook(config)
+        if follows:  # numbers compare across the change: only the new row
+            assert [r["id"] for c in hook.read(state) for r in c.table.to_pylist()] == [3]
+            assert hook.next_state()["cursor"] == {"column": "c", "type": "decimal", "value": "3.00"}
+        else:
+            with pytest.raises(SelectionError) as info:
+                list(hook.read(state))
+            message = str(info.value)
+            assert message.startswith(
+                "cursor column 'c' changed type since the last run: the stored watermark "
+            )
+            assert "nothing was read" in message and "headwater state reset" in message
+            old_kind = {
+                "TIMESTAMP": "a timestamp without time zone",
+                "DATE": "a date",
+                "DATETIME": "a timestamp without time zone",
+            }
+            assert f"is {old_kind[before]}, the column now holds " in message
+    finally:
+        db.close()
+
+
+def test_stored_timestamp_with_offset_compares_as_an_instant(include_dir, set_conn):
+    """A state written before `timestamptz` existed (type `timestamp`, value with an offset) and a
+    watermark written at another offset still match the row at the watermark."""
+    import pyarrow as pa
+
+    from headwater.connectors.sql import CursorTracker
+
+    previous = {
+        "cursor": {"column": "c", "type": "timestamp", "value": "2024-01-03T12:00:00+02:00"},
+        "keys_at_cursor": [[1]],
+    }
+    tracker = CursorTracker("c", ["id"], previous)
+    rows = pa.table(
+        {
+            "id": [1, 2],
+            "c": pa.array([1704276000000000, 1704276000000000], pa.timestamp("us", tz="UTC")),  # 10:00 UTC
+        }
+    )
+    assert tracker.filter(rows).column("id").to_pylist() == [2]

@@ -237,3 +237,67 @@ def test_abandoned_read_releases_the_connection(db):
     assert next(reading).table.num_rows == 100
     reading.close()
     assert len(read(hook)[1]) == 5_000
+
+
+@pytest.mark.parametrize(
+    ("fields", "location"),
+    [
+        pytest.param({"primary_key": "id"}, "id=2", id="primary-key"),
+        pytest.param({"cursor": {"column": "updated_at"}}, "updated_at=2024-01-02 00:00:00", id="cursor"),
+        pytest.param({}, "row 2 of this read", id="row-number"),
+    ],
+)
+def test_rejected_row_carries_its_location_and_raw_record(fields, location, include_dir, set_conn):
+    db = BACKENDS["sqlite"](include_dir, set_conn)
+    try:
+        table = db.create()
+        db.insert(
+            table,
+            COLUMNS,
+            [
+                (1, "a", "2024-01-01 00:00:00", None, 5),
+                (2, "b", "2024-01-02 00:00:00", "n", "five"),
+                (3, "c", None, None, 7),
+            ],
+        )
+        chunks, rows = read(make_hook(db.config(table=table, **fields)))
+        assert sorted(ids(rows)) == [1, 3]
+        [error] = [e for c in chunks for e in c.errors]
+        assert (error.code, error.column, error.value, error.location) == (
+            "TYPE_MISMATCH",
+            "score",
+            "five",
+            location,
+        )
+        assert json.loads(error.record) == {
+            "id": 2,
+            "name": "b",
+            "updated_at": "2024-01-02 00:00:00",
+            "note": "n",
+            "score": "five",
+        }
+    finally:
+        db.close()
+
+
+@pytest.mark.integration
+def test_postgres_value_error_is_located_by_cursor_without_primary_key(include_dir, set_conn):
+    db = BACKENDS["postgres"](include_dir, set_conn)
+    try:
+        table = db.create()
+        db.execute(f"ALTER TABLE {table} ADD COLUMN due date")
+        db.execute(
+            f"INSERT INTO {table} (id, updated_at, due) VALUES (1, '2024-01-01', '2024-02-29'), "
+            "(2, '2024-01-02 10:00', 'infinity')"
+        )
+        hook = make_hook(db.config(table=db.qualified(table), cursor={"column": "updated_at"}))
+        chunks, rows = read(hook)
+        assert ids(rows) == [1]
+        [error] = [e for c in chunks for e in c.errors]
+        assert (error.code, error.column, error.value) == ("VALUE_OUT_OF_RANGE", "due", "infinity")
+        assert error.location == "updated_at=2024-01-02T10:00:00"
+        assert json.loads(error.record)["id"] == 2
+        # The watermark follows the loaded rows only (as for TYPE_MISMATCH rows).
+        assert hook.next_state()["cursor"]["value"] == "2024-01-01T00:00:00"
+    finally:
+        db.close()
