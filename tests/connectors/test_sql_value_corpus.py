@@ -17,7 +17,6 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from headwater.connectors.pg_values import PG_MIN_DAY, PG_MIN_US
 from headwater.connectors.registry import make_hook
 from tests.services import unique
 
@@ -42,6 +41,8 @@ class Raw:
 
 NAN, INF, NEG0 = float("nan"), float("inf"), -0.0
 BIG = 1 << 20  # 1 MiB of bytes in one value
+PG_MIN_DAY = -2_440_588  # 4714-11-24 BC, PostgreSQL's first day, in days since 1970
+PG_MIN_US = PG_MIN_DAY * 86_400_000_000
 
 POSTGRES = [
     ("smallint", "int16", [("-32768", -32768), ("32767", 32767), ("0", 0)]),

@@ -87,7 +87,30 @@ def as_text(values: Any) -> Any:
         return values
     if pa.types.is_dictionary(values.type):
         values = pc.cast(values, values.type.value_type)
+    if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+        return _lists_as_json(values)
     return pc.cast(values, pa.string())
+
+
+def _lists_as_json(values: Any) -> Any:
+    """Lists (SQL arrays) as JSON text: `[1, 2, null]`; dates as ISO text, bytes as hex."""
+    import json
+
+    import pyarrow as pa
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, bytes):
+            return value.hex()
+        return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+    if isinstance(values, pa.Scalar):
+        return pa.scalar(
+            None if not values.is_valid else json.dumps(values.as_py(), default=plain), pa.string()
+        )
+    return pa.array(
+        [None if v is None else json.dumps(v, ensure_ascii=False, default=plain) for v in values.to_pylist()],
+        pa.string(),
+    )
 
 
 def _clean_text(values: pa.Array) -> pa.Array:
@@ -111,7 +134,25 @@ def _reject(ctx: EvalContext, present: Any, ok: Any, out: pa.Array, raw: pa.Arra
 def _to_string(ctx: EvalContext, values: pa.Array, fmt: str | None) -> pa.Array:
     import pyarrow as pa
 
+    if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
+        try:
+            return values.cast(pa.string())
+        except pa.ArrowInvalid:  # bytes that are not UTF-8 text (bytea, BLOB): those rows fail
+            text = [_utf8(v) for v in values.to_pylist()]
+            bad = pa.array(
+                [v is not None and t is None for v, t in zip(values.to_pylist(), text, strict=True)]
+            )
+            raw = pa.array([v.hex() if v is not None else None for v in values.to_pylist()], pa.string())
+            ctx.fail(bad, raw, "not UTF-8 text (binary data, shown as hex)")
+            return pa.array(text, pa.string())
     return as_text(values).cast(pa.string())
+
+
+def _utf8(value: bytes | None) -> str | None:
+    try:
+        return None if value is None else value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _to_integer(ctx: EvalContext, values: pa.Array, fmt: str | None) -> pa.Array:
