@@ -194,3 +194,14 @@ def test_stored_timestamp_with_offset_compares_as_an_instant(include_dir, set_co
         }
     )
     assert tracker.filter(rows).column("id").to_pylist() == [2]
+
+
+def test_watermark_moved_by_state_reset_takes_the_type_of_its_value():
+    """`headwater state reset --cursor` keeps the old `type` next to a value of the new type."""
+    import pyarrow as pa
+
+    from headwater.connectors.sql import CursorTracker
+
+    previous = {"cursor": {"column": "c", "type": "timestamp", "value": "2024-01-03"}, "keys_at_cursor": []}
+    rows = pa.table({"id": [1], "c": pa.array([19725], pa.date32())})  # 2024-01-03
+    assert CursorTracker("c", ["id"], previous).filter(rows).num_rows == 1

@@ -87,11 +87,14 @@ def cursor_type(type_: pa.DataType) -> str:
 
 
 def stored_kind(cursor: dict) -> str:
-    """The type of a stored watermark; states written before `timestamptz` existed say `timestamp`
-    for both kinds of timestamp, so the value's offset decides."""
+    """The type of a stored watermark. For dates and timestamps the value's form decides: states
+    written before `timestamptz` existed say `timestamp` for both kinds, and `headwater state reset
+    --cursor` keeps the old type next to a value of the new one."""
     kind = cursor.get("type", "string")
     value = cursor.get("value")
-    if kind in ("timestamp", "timestamptz") and isinstance(value, str):
+    if kind in ("timestamp", "timestamptz", "date") and isinstance(value, str):
+        if len(value) == 10:  # YYYY-MM-DD: timestamps are always stored with a time
+            return "date"
         return "timestamptz" if datetime.fromisoformat(value).tzinfo else "timestamp"
     return kind
 
