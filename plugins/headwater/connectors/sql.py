@@ -158,8 +158,12 @@ class CursorTracker:
         if not self._type_checked and table.num_rows:
             type_ = table.schema.field(self.column).type
             check_cursor_type(self.column, self.prev_cursor, type_)
-            if isinstance(self.watermark, str) and cursor_type(type_) == "decimal":
-                self.watermark = Decimal(self.watermark)  # a decimal watermark stored as text
+            kind = cursor_type(type_)
+            if kind == "decimal" and isinstance(self.watermark, (str, float)):
+                # a decimal stored as text, or a float column that became decimal: 0.1, not 0.1000000000000000055
+                self.watermark = Decimal(str(self.watermark))
+            elif kind == "float" and isinstance(self.watermark, Decimal):
+                self.watermark = float(self.watermark)
             self._type_checked = True
         # Rows come ordered by the cursor, so rows at the watermark are a prefix of the read.
         if self._past_watermark or table.num_rows == 0:
