@@ -11,7 +11,7 @@ import difflib
 import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pyarrow as pa
@@ -195,6 +195,47 @@ class CursorTracker:
             # one conversion for all rows at the maximum (many rows can share a coarse cursor value)
             for row in at_max.select(names).to_pylist():
                 self.max_keys[tuple(json_value(row[n]) for n in names)] = None
+
+    # Rows left out as errors (quarantined) are accounted for as much as loaded rows: the watermark
+    # moves over them too, so a bad row is quarantined once, not again by every later run.
+    def _rejected(
+        self, errors: list[RowError], schema: pa.Schema
+    ) -> Iterator[tuple[RowError, object, tuple]]:
+        """(error, cursor value, key) of each error whose record holds a usable cursor value."""
+        if self.column not in schema.names:
+            return
+        kind = cursor_type(schema.field(self.column).type)
+        for error in errors:
+            try:
+                row = json.loads(error.record or "")
+                value = decode_cursor({"type": kind, "value": row.get(self.column)})
+            except (ValueError, TypeError, ArithmeticError, AttributeError):
+                continue  # no record, or the cursor value is itself the bad value: read again next run
+            if value is None:
+                continue
+            if kind == "timestamptz" and value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)  # drivers give TIMESTAMP read in a UTC session naive
+            names = self.key_columns or schema.names
+            yield error, value, tuple(row.get(n) for n in names)
+
+    def filter_rejected(self, errors: list[RowError], schema: pa.Schema) -> list[RowError]:
+        """Drop errors of rows at the watermark that were already accounted for (quarantined)."""
+        if not errors or not self.seen:
+            return errors
+        again = {
+            id(e)
+            for e, value, key in self._rejected(errors, schema)
+            if value == self.watermark and key in self.seen
+        }
+        return [e for e in errors if id(e) not in again] if again else errors
+
+    def observe_rejected(self, errors: list[RowError], schema: pa.Schema) -> None:
+        for _, value, key in self._rejected(errors, schema):
+            if self.max_value is None or value > self.max_value:
+                kind = cursor_type(schema.field(self.column).type)
+                self.max_value, self.max_type, self.max_keys = value, kind, {}
+            if value == self.max_value:
+                self.max_keys[key] = None
 
     def state(self) -> dict | None:
         if self.max_value is None:  # nothing new: keep what was committed
@@ -408,7 +449,9 @@ class SqlSource(SourceReader):
             for chunk in rechunk(self.stream(conn, sql, params), cfg.chunk_size):
                 if tracker:
                     chunk.table = tracker.filter(chunk.table)
+                    chunk.errors = tracker.filter_rejected(chunk.errors, chunk.table.schema)
                     tracker.observe(chunk.table)
+                    tracker.observe_rejected(chunk.errors, chunk.table.schema)
                 yield chunk
         self._next_state = tracker.state() if tracker else None
 
