@@ -212,6 +212,7 @@ POSTGRES = [
     ("inet[]", "list<item: string>", [("'{10.0.0.1,::1}'", ["10.0.0.1", "::1"])]),
     ("numeric[]", "list<item: string>", [("'{1.5,NaN}'", ["1.5", "NaN"])]),
     ("interval[]", "list<item: string>", [("'{\"1 day\"}'", ["P1D"])]),
+    ("money[]", "list<item: string>", [("'{12.34,-1}'", ["12.34", "-1.00"])]),
     ("hw_mood", "string", [("'ok'", "ok")]),
     ("hw_mood[]", "list<item: string>", [("'{ok,sad}'", ["ok", "sad"])]),
     ("point", "string", [("'(1,2)'", "(1,2)")]),

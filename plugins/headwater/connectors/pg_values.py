@@ -80,8 +80,10 @@ def _expression(field: pa.Field, column: str, money_scale: int) -> str | None:
         return f"{column}::numeric(38, {money_scale})"
     if pg_type in ("oid", "xid", "cid"):  # unsigned 32-bit: values past 2^31 wrap in int32
         return f"{column}::text::bigint"
+    if pg_type == "_money":  # the numbers, not the locale's currency text ($12.34)
+        return f"{column}::numeric[]::text[]"
     if pa.types.is_list(type_):
-        if _is_native(type_.value_type) and pg_type not in ("_oid", "_xid", "_cid", "_money"):
+        if _is_native(type_.value_type) and pg_type not in ("_oid", "_xid", "_cid"):
             return None
         return f"({_as_text(column)})::text[]"
     if isinstance(type_, pa.OpaqueType) and type_.type_name == "numeric":
