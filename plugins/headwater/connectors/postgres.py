@@ -3,6 +3,8 @@
 ADBC only streams queries without bind parameters (with parameters the driver buffers the whole
 result), so the watermark is inlined as a typed literal quoted by psycopg (`sql.Literal`).
 Every transaction is read-only (`default_transaction_read_only=on` in the session options).
+Values arrive exact or not at all: `pg_values` says which types are cast in SQL first and which
+values (infinity, 24:00, ...) become quarantined rows.
 """
 
 from __future__ import annotations
