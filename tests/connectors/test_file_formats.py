@@ -222,7 +222,7 @@ def test_csv_text_ascii_utf8_and_bad_bytes_in_one_file(monkeypatch):
         {"id": "1", "name": "Ann"}, {"id": "2", "name": "Bo"}, {"id": "3", "name": "Zoë"},
         {"id": "5", "name": None}, {"id": "6", "name": "Cy"},
     ]  # fmt: skip
-    assert errors == [("BAD_ENCODING", "f record 4: column 'name' is not valid utf-8 text")]
+    assert errors == [("BAD_ENCODING", "f line 5 (record 4): column 'name' is not valid utf-8 text")]
 
 
 def test_ascii_as_text_looks_only_at_the_values_of_a_slice():
@@ -238,12 +238,12 @@ def test_ascii_as_text_looks_only_at_the_values_of_a_slice():
 ROW_ERRORS = [
     pytest.param(
         b"id,name\n1,Ann\n2\n3,Bob,x\n", "csv", [{"id": "1", "name": "Ann"}],
-        [("MALFORMED_ROW", "f line 3: expected 2 columns, found 1"), ("MALFORMED_ROW", "f line 4: expected 2 columns, found 3")],
+        [("MALFORMED_ROW", "f line 3 (record 2): expected 2 columns, found 1"), ("MALFORMED_ROW", "f line 4 (record 3): expected 2 columns, found 3")],
         id="csv_wrong_field_count",
     ),
     pytest.param(
         b"id,name\n1,Ann\n2,\xff\n", "csv", [{"id": "1", "name": "Ann"}],
-        [("BAD_ENCODING", "f record 2: column 'name' is not valid utf-8 text")],
+        [("BAD_ENCODING", "f line 3 (record 2): column 'name' is not valid utf-8 text")],
         id="csv_bad_utf8",
     ),
     pytest.param(
