@@ -82,6 +82,10 @@ def _error(
     )
 
 
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and not n % (1 << 20) else f"{n:,} bytes"
+
+
 def _cut(record: str | None) -> str | None:
     if record is None or len(record) <= MAX_RECORD_CHARS:
         return record
@@ -266,12 +270,12 @@ def _read_csv(source: BinaryIO, reopen, name: str, opts: CsvOptions) -> Iterator
                 raise
             if block >= MAX_RECORD_BYTES:
                 raise ValueError(
-                    f"a record after data record {done.records} is longer than {MAX_RECORD_BYTES >> 20} MiB, the longest read"
+                    f"a record after data record {done.records} is longer than {_size(MAX_RECORD_BYTES)}, the longest read"
                 ) from None
             again = reopen()
             if again is None:
                 raise ValueError(
-                    f"a record after data record {done.records} is longer than {block >> 20} MiB and this stream cannot be read again"
+                    f"a record after data record {done.records} is longer than {_size(block)} and this stream cannot be read again"
                 ) from None
             source, block = again, min(block * 4, MAX_RECORD_BYTES)
 
@@ -595,7 +599,7 @@ def _read_jsonl(source: BinaryIO, name: str, chunk_size: int) -> Iterator[Chunk]
             errors.append(
                 _error(
                     "MALFORMED_ROW",
-                    f"{name} line {lineno}: longer than {MAX_RECORD_BYTES >> 20} MiB ({block.size:,} bytes), the longest line read",
+                    f"{name} line {lineno}: longer than {_size(MAX_RECORD_BYTES)} ({block.size:,} bytes), the longest line read",
                     value=head,
                     record=head + "…",
                     location=f"{name}:line {lineno}",
