@@ -71,3 +71,32 @@ def test_select_byte_limit_is_a_clear_run_error_and_nothing_lands(workspace, tmp
 
     check(workspace, case, "bad_input", str)
     assert GOOD  # the corpus' companion file is not needed here
+
+
+def test_withdrawn_file_takes_its_flushed_row_errors_with_it(workspace, tmp_path, monkeypatch):
+    # Row errors are flushed to quarantine parts every ERROR_FLUSH rows; a file withdrawn after a
+    # flush must take those parts back too, and leave the errors of the file before it alone.
+    import gzip
+
+    from headwater.operators import select as select_module
+
+    monkeypatch.setattr(select_module, "ERROR_FLUSH", 3)
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    (folder / "a.csv").write_bytes(csv(row(1), "e2", "e3", row(4)))  # two malformed rows, kept
+    lines = [row(i) if i % 10 else f"e{i}" for i in range(300_000)]  # malformed every 10th row
+    data = gzip.compress(csv(*lines))
+    (folder / "b.csv.gz").write_bytes(data[: len(data) // 2])  # fails midway: withdrawn
+    source_file(workspace, "bad_input", {"type": "local_files", "path": f"{folder}/*"})
+    run = run_pipeline(workspace.dag("bad_input"), "run_1")
+    select = run.manifest("select")
+    assert (select["rows_read"], select["rows_rejected"]) == (2, 2)
+    assert select["errors_by_code"] == {"MALFORMED_ROW": 2, "BAD_FILE": 1}
+    from .checks import rows
+
+    quarantine = rows("_quarantine", "bad_input")
+    assert sorted(q["error_code"] for q in quarantine) == ["BAD_FILE", "MALFORMED_ROW", "MALFORMED_ROW"]
+    assert {q["location"] for q in quarantine if q["error_code"] == "MALFORMED_ROW"} == {
+        f"{folder / 'a.csv'}:line 3", f"{folder / 'a.csv'}:line 4"
+    }
+    assert len(rows("bad_input", "bad_input")) == 2
