@@ -61,3 +61,25 @@ def store_conn_id() -> str | None:
 def store_url() -> str:
     """SQLAlchemy URL of the profile/run store when no connection is configured (no secrets here)."""
     return os.environ.get("HEADWATER_STORE_URL") or f"sqlite:///{home() / 'headwater.db'}"
+
+
+def _number(env: str, default: float) -> float:
+    value = os.environ.get(env)
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{env} must be a number, not {value!r}") from None
+
+
+def max_expansion_ratio() -> float:
+    """How many times its compressed size a source file may expand (0: no limit). Default 100."""
+    return _number("HEADWATER_MAX_EXPANSION_RATIO", 100)
+
+
+def max_select_bytes() -> int:
+    """Bytes of rows one run may read from files before select stops with an error (0: no limit).
+
+    Counted as Arrow bytes, about what select stages. Default 16 GiB."""
+    return int(_number("HEADWATER_MAX_SELECT_BYTES", 16 << 30))

@@ -222,7 +222,7 @@ def test_csv_text_ascii_utf8_and_bad_bytes_in_one_file(monkeypatch):
         {"id": "1", "name": "Ann"}, {"id": "2", "name": "Bo"}, {"id": "3", "name": "Zoë"},
         {"id": "5", "name": None}, {"id": "6", "name": "Cy"},
     ]  # fmt: skip
-    assert errors == [("BAD_ENCODING", "f record 4: column 'name' is not valid utf-8 text")]
+    assert errors == [("BAD_ENCODING", "f line 5 (record 4): column 'name' is not valid utf-8 text")]
 
 
 def test_ascii_as_text_looks_only_at_the_values_of_a_slice():
@@ -238,12 +238,12 @@ def test_ascii_as_text_looks_only_at_the_values_of_a_slice():
 ROW_ERRORS = [
     pytest.param(
         b"id,name\n1,Ann\n2\n3,Bob,x\n", "csv", [{"id": "1", "name": "Ann"}],
-        [("MALFORMED_ROW", "f line 3: expected 2 columns, found 1"), ("MALFORMED_ROW", "f line 4: expected 2 columns, found 3")],
+        [("MALFORMED_ROW", "f line 3 (record 2): expected 2 columns, found 1"), ("MALFORMED_ROW", "f line 4 (record 3): expected 2 columns, found 3")],
         id="csv_wrong_field_count",
     ),
     pytest.param(
         b"id,name\n1,Ann\n2,\xff\n", "csv", [{"id": "1", "name": "Ann"}],
-        [("BAD_ENCODING", "f record 2: column 'name' is not valid utf-8 text")],
+        [("BAD_ENCODING", "f line 3 (record 2): column 'name' is not valid utf-8 text")],
         id="csv_bad_utf8",
     ),
     pytest.param(
@@ -323,3 +323,141 @@ def test_jsonl_line_longer_than_a_block(monkeypatch):
     monkeypatch.setattr(file_formats, "_JSONL_BLOCK_BYTES", 8)
     rows, errors = read(b'{"id": 1, "name": "a long line"}\n{"id": 2, "name": "b"}', fmt="jsonl")
     assert rows == [{"id": 1, "name": "a long line"}, {"id": 2, "name": "b"}] and errors == []
+
+
+# -- reader limits: one bad record is one error, the rest of the file is read (issue 9) ----------
+
+
+def test_csv_record_longer_than_a_block_is_read_with_the_rest_of_the_file():
+    # 10 rows, one 10 MB field (pyarrow's block is 1 MiB), 10 more rows: every row is read.
+    rows_in = [b"%d,x" % i for i in range(10)] + [b"10," + b"y" * 10_000_000] + [b"%d,z" % i for i in range(11, 21)]
+    data = b"id,v\n" + b"\n".join(rows_in) + b"\n"
+    for stream in (io.BytesIO(data), io.BufferedReader(io.BytesIO(gzip.compress(data, 1)))):
+        chunks = list(read_file(stream, name="f", fmt="csv", compression=None if isinstance(stream, io.BytesIO) else "gzip"))
+        rows = [r for c in chunks for r in c.table.to_pylist()]
+        assert [c.errors for c in chunks if c.errors] == []
+        assert [r["id"] for r in rows] == [str(i) for i in range(21)]
+        assert len(rows[10]["v"]) == 10_000_000
+
+
+def test_csv_long_record_restart_keeps_malformed_rows_once(monkeypatch):
+    monkeypatch.setattr(file_formats, "_CSV_BLOCK_BYTES", 64)
+    data = b"id,v\n1,a\n2\n3,b\n4," + b"L" * 300 + b"\n5\n6,c\n"
+    rows, errors = read(data, seekable=True)
+    assert [r["id"] for r in rows] == ["1", "3", "4", "6"]
+    assert errors == [
+        ("MALFORMED_ROW", "f line 3 (record 2): expected 2 columns, found 1"),
+        ("MALFORMED_ROW", "f line 6 (record 5): expected 2 columns, found 1"),
+    ]
+
+
+def test_csv_record_longer_than_the_limit_or_on_a_one_way_stream_is_a_bad_file(monkeypatch):
+    monkeypatch.setattr(file_formats, "_CSV_BLOCK_BYTES", 64)
+    data = b"id,v\n1,a\n2," + b"L" * 2000 + b"\n" + b"3,c\n" * 100
+    rows, errors = read(data)  # a forward-only stream cannot be read again
+    assert errors == [
+        (
+            "BAD_FILE",
+            "f: cannot read this csv file (ValueError: a record after data record 1 is longer than 64 bytes "
+            "and this stream cannot be read again); skipped the rest of it",
+        )
+    ]
+    monkeypatch.setattr(file_formats, "MAX_RECORD_BYTES", 256)
+    rows, errors = read(data, seekable=True)
+    assert [code for code, _ in errors] == ["BAD_FILE"] and "is longer than 256 bytes, the longest read" in errors[0][1]
+
+
+def test_csv_record_numbers_count_malformed_rows_before_a_bad_encoding_row():
+    # Data record 777 has a bad byte; four malformed records come before it (all in one block).
+    lines = [b"%d,ok" % i for i in range(1, 1001)]
+    for n in (100, 200, 300, 400):
+        lines[n - 1] = b"%d" % n  # one field short
+    lines[776] = b"777,bad\xff"
+    chunks = list(read_file(io.BytesIO(b"id,v\n" + b"\n".join(lines) + b"\n"), name="f.csv", fmt="csv"))
+    errors = [e for c in chunks for e in c.errors]
+    [bad] = [e for e in errors if e.code == "BAD_ENCODING"]
+    assert bad.message == "f.csv line 778 (record 777): column 'v' is not valid utf-8 text"
+    assert bad.location == "f.csv:line 778"
+    assert json.loads(bad.record) == {"id": "777", "v": "bad\\xff"}
+    assert [e.location for e in errors if e.code == "MALFORMED_ROW"] == [f"f.csv:line {n + 1}" for n in (100, 200, 300, 400)]
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("line", "code", "message"),
+    [
+        pytest.param('{"a": ' + DEEP + "}", "MALFORMED_ROW", "nested deeper than 100 levels", id="deep"),
+        pytest.param('{"\\uDFAA": 0}', "BAD_ENCODING", "a key or value is a lone surrogate escape", id="surrogate_key"),
+        pytest.param('{"a": "x\\uD800"}', "BAD_ENCODING", "a key or value is a lone surrogate escape", id="surrogate_value"),
+        pytest.param("null", "MALFORMED_ROW", "expected a JSON object, found null", id="null"),
+        pytest.param("[1, 2]", "MALFORMED_ROW", "expected a JSON object, found array", id="array"),
+    ],
+)
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_one_bad_json_record_is_one_error(line, code, message, fmt):
+    good = ['{"a": 1, "s": "\\ud83d\\ude00"}', '{"a": 2}']  # a surrogate pair is one character: fine
+    if fmt == "jsonl":
+        data, where = "\n".join([good[0], line, good[1]]) + "\n", "f line 2"
+    else:
+        data, where = "[" + ",\n".join([good[0], line, good[1]]) + "]", "f item 2 (line 2)"
+    chunks = list(read_file(io.BytesIO(data.encode()), name="f", fmt=fmt))
+    rows = [r for c in chunks for r in c.table.to_pylist()]
+    errors = [e for c in chunks for e in c.errors]
+    assert [r["a"] for r in rows] == [1, 2] and rows[0]["s"] == "\U0001f600"
+    [error] = errors
+    assert error.code == code and error.message.startswith(f"{where}: {message}")
+    assert error.record == line and error.location.startswith("f:line 2")
+
+
+def test_null_json_line_is_one_rule_on_both_jsonl_paths(monkeypatch):
+    # The block parser (pyarrow) reads `null` as a row of nulls; it must not keep it.
+    data = b'{"a": 1}\nnull\n{"a": 2}\n{}\n'
+    rows, errors = read(data, fmt="jsonl")
+    assert rows == [{"a": 1}, {"a": 2}, {"a": None}]  # `{}` is an object: an (empty) row
+    assert errors == [("MALFORMED_ROW", "f line 2: expected a JSON object, found null")]
+
+
+def test_jsonl_line_longer_than_the_limit_is_one_error(monkeypatch):
+    monkeypatch.setattr(file_formats, "_JSONL_BLOCK_BYTES", 16)
+    monkeypatch.setattr(file_formats, "MAX_RECORD_BYTES", 64)
+    data = b'{"a": 1}\n{"a": "' + b"x" * 500 + b'"}\n{"a": 2}\n{"a": 3}'
+    for stream in (Stream, ReadOnlyStream):
+        chunks = list(read_file(stream(data), name="f", fmt="jsonl"))
+        rows = [r for c in chunks for r in c.table.to_pylist()]
+        errors = [(e.code, e.message, e.location) for c in chunks for e in c.errors]
+        assert rows == [{"a": 1}, {"a": 2}, {"a": 3}]
+        assert errors == [("MALFORMED_ROW", "f line 2: longer than 64 bytes (509 bytes), the longest line read", "f:line 2")]
+
+
+def test_json_array_deep_item_does_not_hide_the_items_after_it():
+    data = ('[{"a": 1}, ' + '{"b": ' + "[" * 5000 + "]" * 5000 + '}, {"a": 2}]').encode()
+    rows, errors = read(data, fmt="json")
+    assert rows == [{"a": 1}, {"a": 2}]
+    assert errors == [("MALFORMED_ROW", "f item 2 (line 1): nested deeper than 100 levels")]
+
+
+def test_duplicate_column_names_are_renamed_with_a_note():
+    chunks = list(read_file(io.BytesIO(b"a,a,b,a_2\n1,2,3,4\n"), name="f", fmt="csv"))
+    assert chunks[0].table.column_names == ["a", "a_3", "b", "a_2"]
+    assert chunks[0].table.to_pylist() == [{"a": "1", "a_3": "2", "b": "3", "a_2": "4"}]
+    assert [n for c in chunks for n in c.notes] == ["f: duplicate column names renamed (a -> a_3)"]
+    table = pa.Table.from_arrays([pa.array([1]), pa.array([2])], names=["x", "x"])
+    chunks = list(read_file(io.BytesIO(parquet(table)), name="p", fmt="parquet"))
+    assert chunks[0].table.column_names == ["x", "x_2"]
+    assert [n for c in chunks for n in c.notes] == ["p: duplicate column names renamed (x -> x_2)"]
+
+
+def test_gzip_bomb_stops_at_the_expansion_limit(monkeypatch):
+    from headwater.connectors import compression
+
+    monkeypatch.setattr(compression, "EXPANSION_SLACK_BYTES", 1 << 20)
+    bomb = gzip.compress(b"id,v\n" + b"1,a\n" * 5_000_000, 9)  # 20 MB in ~20 KB
+    rows, errors = read(bomb, name="bomb.csv.gz", compression="gzip")
+    [(code, message)] = errors
+    assert code == "BAD_FILE" and message.startswith("bomb.csv.gz: cannot read this csv file (ExpansionLimitExceeded: decompresses to more than 100x")
+    assert len(rows) < 5_000_000
+    monkeypatch.setenv("HEADWATER_MAX_EXPANSION_RATIO", "0")  # 0: no limit
+    rows, errors = read(bomb, name="bomb.csv.gz", compression="gzip")
+    assert errors == [] and len(rows) == 5_000_000

@@ -27,14 +27,16 @@ _CONVERSION_ERRORS = (
 def rechunk(chunks: Iterable[Chunk], size: int) -> Iterator[Chunk]:
     """Re-cut a stream of chunks (any sizes, one schema) into chunks of exactly `size` rows (last: fewer).
 
-    Errors travel with the next chunk emitted; a trailing chunk with no rows carries the rest.
+    Errors (and notes) travel with the next chunk emitted; a trailing chunk with no rows carries the rest.
     """
     pending: list[pa.Table] = []
     count = 0
     errors: list = []
+    notes: list[str] = []
     empty: pa.Table | None = None
     for chunk in chunks:
         errors.extend(chunk.errors)
+        notes.extend(chunk.notes)
         table = chunk.table
         if isinstance(table, pa.RecordBatch):
             table = pa.Table.from_batches([table])
@@ -46,10 +48,10 @@ def rechunk(chunks: Iterable[Chunk], size: int) -> Iterator[Chunk]:
             count += take
             offset += take
             if count == size:
-                yield Chunk(_concat(pending), errors)
-                pending, count, errors = [], 0, []
-    if pending or errors:
-        yield Chunk(_concat(pending) if pending else (empty if empty is not None else pa.table({})), errors)
+                yield Chunk(_concat(pending), errors, notes)
+                pending, count, errors, notes = [], 0, [], []
+    if pending or errors or notes:
+        yield Chunk(_concat(pending) if pending else (empty if empty is not None else pa.table({})), errors, notes)
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:

@@ -23,10 +23,18 @@ class Chunk:
 
     `errors` are rows that are NOT in `table` (malformed lines, undecodable bytes, unreadable
     files), so their `row` is None; the message names the file and line or the record.
+    `notes` are remarks for the run record (e.g. duplicate column names renamed).
+
+    File sources set `origin` (the file's key). `withdrawn` means the file could not be read to
+    the end (a BAD_FILE error): select drops every row and row error of that origin, earlier
+    chunks included, since the file is not recorded as read and is read whole again next run.
     """
 
     table: pa.Table
     errors: list[RowError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    origin: str | None = None
+    withdrawn: bool = False
 
 
 class SourceReader:

@@ -7,6 +7,10 @@ size), forced re-ingest of chosen files, and reading each file with `file_format
 State: `{"files": {key: {"version": str, "mtime": float, "size": int}}}`. A file is read when its key
 is new or its version changed, so the same version of a file is never ingested twice, even when two
 files share a modification time or a run is retried (state only advances after load commits).
+
+A file counts as read only when every row of it is accounted for (in a chunk, or a row error). A
+file that cannot be read to its end (a BAD_FILE error) is not recorded and its chunks are marked
+`withdrawn`: select drops what it staged from it, and the next run reads it again whole.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
+
+from headwater.errors import HeadwaterError
 
 from .base import Chunk, SourceReader
 from .compression import compression_of
@@ -35,6 +41,10 @@ class FileEntry:
     @property
     def state(self) -> dict:
         return {"version": self.version, "mtime": self.mtime, "size": self.size}
+
+
+class ReadLimitExceeded(HeadwaterError):
+    """A run read more from its files than `settings.max_select_bytes()` allows."""
 
 
 def has_wildcard(text: str) -> bool:
@@ -157,31 +167,60 @@ class FileSource(SourceReader):
             self.notes.append(f"re-ingesting on request: {', '.join(forced)}")
         read_now: dict = {}
         skipped = 0
+        unread: list[str] = []
+        self._read_bytes = 0
         for entry in files:
             if entry.key not in forced and _same_version(known.get(entry.key), entry):
                 skipped += 1
                 continue
-            # Recorded even if the file turns out damaged: it is retried once it changes.
-            read_now[entry.key] = entry.state
-            compression = compression_of(entry.key, cfg.compression)
-            fmt = cfg.format or detect_format(entry.key)
-            if fmt is None and compression != "zip":  # a zip's members are told apart by their own names
-                yield bad_file(self.display_name(entry), "cannot tell the format from the extension; set connector.format")
-                continue
-            name = self.display_name(entry)
-            self.log.info("Reading %s as %s (%s bytes)", name, fmt or "zip", f"{entry.size:,}")
-            with self.open_entry(entry) as stream:
-                yield from read_file(
-                    stream,
-                    name=name,
-                    fmt=fmt,
-                    compression=compression,
-                    csv=cfg.csv,
-                    chunk_size=cfg.chunk_size,
-                )
+            complete = True
+            for chunk in self._read_entry(entry):
+                chunk.origin = entry.key
+                if any(e.code == "BAD_FILE" for e in chunk.errors):
+                    complete = False
+                chunk.withdrawn = not complete
+                self.notes.extend(chunk.notes)
+                chunk.notes = []
+                self._count_bytes(chunk, entry)
+                yield chunk
+            if complete:
+                read_now[entry.key] = entry.state
+            else:
+                unread.append(self.display_name(entry))
         if skipped:
             self.notes.append(f"{skipped} file(s) unchanged since the last run, skipped")
+        if unread:
+            self.notes.append(
+                f"{len(unread)} file(s) could not be read to the end and are not recorded as read (read again next run): "
+                + ", ".join(unread)
+            )
         self._next_state = {"files": {**known, **read_now}} if cfg.incremental else None
+
+    def _read_entry(self, entry: FileEntry) -> Iterator[Chunk]:
+        cfg = self.connector
+        compression = compression_of(entry.key, cfg.compression)
+        fmt = cfg.format or detect_format(entry.key)
+        name = self.display_name(entry)
+        if fmt is None and compression != "zip":  # a zip's members are told apart by their own names
+            yield bad_file(name, "cannot tell the format from the extension; set connector.format")
+            return
+        self.log.info("Reading %s as %s (%s bytes)", name, fmt or "zip", f"{entry.size:,}")
+        with self.open_entry(entry) as stream:
+            yield from read_file(stream, name=name, fmt=fmt, compression=compression, csv=cfg.csv, chunk_size=cfg.chunk_size)
+
+    def _count_bytes(self, chunk: Chunk, entry: FileEntry) -> None:
+        """Stop the run once its rows pass the per-run limit: a decompression bomb, or a glob that
+        matched far more than meant, must not fill the staging disk."""
+        from headwater import settings
+
+        self._read_bytes += chunk.table.nbytes
+        limit = settings.max_select_bytes()
+        if limit and self._read_bytes > limit:
+            raise ReadLimitExceeded(
+                f"this run read more than {limit:,} bytes of rows (the limit, HEADWATER_MAX_SELECT_BYTES) "
+                f"while reading {self.display_name(entry)}; nothing of this run is loaded or recorded. "
+                "Raise the limit if the data is genuine, or narrow connector.path"
+            )
 
     def next_state(self) -> dict | None:
         return self._next_state

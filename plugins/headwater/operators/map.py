@@ -46,6 +46,7 @@ class MapOperator(StageOperator):
         codes: dict[str, int] = {}
         mapped = rejected = 0
         for table in staging.read(selected["parts"]):
+            _unique_columns(table.column_names)
             result = compiled.apply(table)
             if result.table.num_rows:
                 parts.append(staging.write("map", result.table))
@@ -62,3 +63,20 @@ class MapOperator(StageOperator):
             "rows_rejected": rejected,
             "errors_by_code": codes,
         }
+
+
+def _unique_columns(names: list[str]) -> None:
+    """Refuse a selection with two columns of one name: a mapping could not say which it means.
+
+    File readers rename duplicates (`name`, `name_2`); this catches what a SQL query selects twice.
+    """
+    from headwater.operators.base import StageFailed
+
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise StageFailed(
+            f"the selected rows have duplicate column names: {', '.join(doubled)}; give each column its own name "
+            "(e.g. `SELECT a.id, b.id AS b_id` in the connector's query)",
+            reason="duplicate_columns",
+            manifest={"parts": [], "quarantine_parts": [], "rows_mapped": 0, "rows_rejected": 0, "errors_by_code": {}},
+        )

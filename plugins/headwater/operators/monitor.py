@@ -106,8 +106,19 @@ def collect_outcome(manifests: dict[str, dict | None], errors: dict[str, dict | 
     mapped = found.get("map") or {}
     validated = found.get("validate") or {}
     loaded = found.get("load") or {}
+    # A run that loaded but left a file unread, or read rows and loaded none, is not a success:
+    # nobody looks at a green run.
+    unread = (select.get("errors_by_code") or {}).get("BAD_FILE", 0)
+    read = select.get("rows_read", 0) + select.get("rows_rejected", 0)
+    incomplete = None
     if manifests.get("load") is not None:
-        status = "no_data" if not select.get("rows_read") and not select.get("rows_rejected") else "success"
+        status = "no_data" if not read else "success"
+        if unread:
+            status = "failed"
+            incomplete = f"select: {unread} file(s) could not be read and were not loaded; they are read again next run"
+        elif read and not loaded.get("rows_loaded"):
+            status = "failed"
+            incomplete = f"load: {read} row(s) read and none loaded (every row was quarantined)"
     elif failure and failure["type"] == "threshold_exceeded":
         status = "threshold_exceeded"
     else:
@@ -117,7 +128,9 @@ def collect_outcome(manifests: dict[str, dict | None], errors: dict[str, dict | 
         for upstream in (select, mapped):
             for code, count in (upstream.get("errors_by_code") or {}).items():
                 codes[code] = codes.get(code, 0) + count
-    if failure:
+    if incomplete:
+        summary = "; ".join([incomplete, *(select.get("notes") or [])])
+    elif failure:
         summary = f"{failure['stage']}: {failure['message']}"
     elif status == "failed":
         stuck = next((s for s in DATA_STAGES if manifests.get(s) is None), "load")

@@ -69,32 +69,57 @@ class SelectOperator(StageOperator):
         pending: list = []
         codes: dict[str, int] = {}
         notes: list[str] = []
-        rows = rejected = 0
+        rows = rejected = withdrawn_rows = 0
         # "Trigger DAG w/ config" {"reingest": [...]}: read from the run's conf rather than a declared
         # DAG Param, whose schema validation and copies cost ~1 ms per DAG at every parse.
         conf = getattr(context.get("dag_run"), "conf", None) or {}
         reingest = list(conf.get("reingest") or (context.get("params") or {}).get("reingest") or [])
         if reingest and not isinstance(hook, FileSource):
             raise ValueError("the `reingest` parameter applies to file sources only")
+        origin = _Origin(None)  # what was staged from the file being read, in case it is withdrawn
         for chunk in hook.read(state_before, reingest=reingest) if reingest else hook.read(state_before):
+            if chunk.origin != origin.key:
+                if pending:  # a file's row errors go to parts of their own: they may be withdrawn
+                    quarantine_parts.append(staging.write("select-quarantine", errors_to_table(pending)))
+                    pending = []
+                origin = _Origin(chunk.origin)
+            if chunk.withdrawn:  # the file could not be read to its end: it is read again next run
+                if not origin.withdrawn:
+                    parts = [p for p in parts if p not in origin.parts]
+                    quarantine_parts = [p for p in quarantine_parts if p not in origin.quarantine_parts]
+                    pending = []
+                    withdrawn_rows += origin.rows
+                    rejected -= origin.rejected
+                    for code, count in origin.codes.items():
+                        codes[code] -= count
+                    origin.withdrawn = True
+                chunk.errors = [e for e in chunk.errors if e.code == "BAD_FILE"]
+                chunk.table = chunk.table.slice(0, 0)
             pending.extend(chunk.errors)
             tally(chunk.errors, codes)
+            tally(chunk.errors, origin.codes)
             for error in chunk.errors:
                 if error.code == "BAD_FILE":
                     notes.append(error.message)  # a whole file: not a row, but the run record shows it
                 else:
                     rejected += 1
+                    origin.rejected += 1
             if chunk.table.num_rows:
                 table = chunk.table.append_column(
                     ROW_ID, pa.array(np.arange(rows, rows + chunk.table.num_rows, dtype=np.int64))
                 )
                 rows += chunk.table.num_rows
-                parts.append(staging.write("select", table))
+                origin.rows += chunk.table.num_rows
+                origin.parts.append(staging.write("select", table))
+                parts.append(origin.parts[-1])
             if len(pending) >= ERROR_FLUSH:
-                quarantine_parts.append(staging.write("select-quarantine", errors_to_table(pending)))
+                origin.quarantine_parts.append(staging.write("select-quarantine", errors_to_table(pending)))
+                quarantine_parts.append(origin.quarantine_parts[-1])
                 pending = []
         if pending:
             quarantine_parts.append(staging.write("select-quarantine", errors_to_table(pending)))
+        codes = {code: count for code, count in codes.items() if count}
+        rows -= withdrawn_rows
         self.log.info("read %d rows in %d parts; %d rows rejected while reading", rows, len(parts), rejected)
         return {
             "parts": parts,
@@ -108,6 +133,18 @@ class SelectOperator(StageOperator):
             "watermark_after": hook.watermark_description(),
             "notes": notes + list(getattr(hook, "notes", []) or []),
         }
+
+
+class _Origin:
+    """Parts, rows and row errors select staged from one file (`key`), so they can be withdrawn."""
+
+    def __init__(self, key: str | None) -> None:
+        self.key = key
+        self.parts: list[str] = []
+        self.quarantine_parts: list[str] = []
+        self.rows = self.rejected = 0
+        self.codes: dict[str, int] = {}
+        self.withdrawn = False
 
 
 def _describe(state: dict | None) -> str | None:
