@@ -29,9 +29,24 @@ REJECTED = [
     ("postgres", "SELECT U&'\\' ; DELETE FROM t; --'", SINGLE, "pg_unicode_string"),
     ("postgres", "SELECT 1 -- note\n; DELETE FROM t", SINGLE, "pg_line_comment"),
     ("postgres", "SELECT/**/1;DELETE/**/FROM t", SINGLE, "pg_comments_as_blanks"),
-    ("postgres", "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", "query must be read-only; it contains DELETE", "pg_writing_cte"),
-    ("postgres", "select * from t for update", "query must be read-only; it contains UPDATE", "pg_for_update"),
-    ("postgres", "DO $$ BEGIN DELETE FROM t; END $$", "query must be a single read-only SELECT or WITH statement; it starts with DO", "pg_do_block"),
+    (
+        "postgres",
+        "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+        "query must be read-only; it contains DELETE",
+        "pg_writing_cte",
+    ),
+    (
+        "postgres",
+        "select * from t for update",
+        "query must be read-only; it contains UPDATE",
+        "pg_for_update",
+    ),
+    (
+        "postgres",
+        "DO $$ BEGIN DELETE FROM t; END $$",
+        "query must be a single read-only SELECT or WITH statement; it starts with DO",
+        "pg_do_block",
+    ),
     ("postgres", "SELECT * INTO t2 FROM t", "query must be read-only; it contains INTO", "pg_select_into"),
     # MySQL: with NO_BACKSLASH_ESCAPES a backslash is an ordinary character.
     ("mysql", "SELECT '\\' ; DELETE FROM t; -- '", SINGLE, "my_no_backslash_escapes"),
@@ -44,11 +59,21 @@ REJECTED = [
     ("mysql", "SELECT 1 --'\n' ; DELETE FROM t; -- '", SINGLE, "my_dashes_without_blank"),
     ("mysql", "SELECT 1 -- \n; DELETE FROM t", SINGLE, "my_dashes_with_blank"),
     ("mysql", "SELECT 1 /*! ; DELETE FROM t */", SINGLE, "my_executable_comment"),
-    ("mysql", "SELECT 1 /*!50700 , x INTO @v */", "query must be read-only; it contains INTO", "my_versioned_comment"),
+    (
+        "mysql",
+        "SELECT 1 /*!50700 , x INTO @v */",
+        "query must be read-only; it contains INTO",
+        "my_versioned_comment",
+    ),
     ("mysql", "SELECT 1 /*M!100100 ; DROP TABLE t */", SINGLE, "mariadb_executable_comment"),
     # No dollar quoting in MySQL: $x$ is an identifier.
     ("mysql", "SELECT 1 AS $x$, 2; DELETE FROM t; SELECT $x$", SINGLE, "my_no_dollar_quotes"),
-    ("mysql", "SELECT * FROM t INTO OUTFILE '/tmp/x'", "query must be read-only; it contains INTO", "my_into_outfile"),
+    (
+        "mysql",
+        "SELECT * FROM t INTO OUTFILE '/tmp/x'",
+        "query must be read-only; it contains INTO",
+        "my_into_outfile",
+    ),
     # SQLite: [brackets] quote an identifier; a backslash is an ordinary character.
     ("sqlite", "SELECT 1 AS [x'] ; DELETE FROM t; --", SINGLE, "sqlite_bracket_identifier"),
     ("sqlite", "SELECT '\\' ; DELETE FROM t; --'", SINGLE, "sqlite_backslash"),
@@ -65,10 +90,10 @@ ACCEPTED = [
     ("postgres", "SELECT $tag$ it's ; $tag$ AS x, price$ FROM t", "pg_dollar_tag"),
     ("postgres", "SELECT 1 /* outer /* inner */ still comment ; DELETE */", "pg_nested_comment_closed"),
     ("postgres", "SELECT 'it''s' AS x, \"update\" FROM t", "pg_quoted_keyword"),
-    ("mysql", "SELECT 'it\\'s' AS x, \"say \\\"hi\\\"\" AS y", "my_backslash_escapes"),
+    ("mysql", 'SELECT \'it\\\'s\' AS x, "say \\"hi\\"" AS y', "my_backslash_escapes"),
     ("mysql", "SELECT 1 AS `weird;name`, 5--1 AS six", "my_backtick_and_minus_minus"),
     ("mysql", "SELECT /*+ MAX_EXECUTION_TIME(1000) */ * FROM t # trailing ; note", "my_hint_and_hash"),
-    ("sqlite", "SELECT [order; DELETE], \"a\"\";DELETE\" FROM t", "sqlite_identifiers"),
+    ("sqlite", 'SELECT [order; DELETE], "a"";DELETE" FROM t', "sqlite_identifiers"),
     ("generic", "SELECT * FROM t WHERE name = 'O''Brien' -- ; note", "generic_doubled_quote"),
 ]
 

@@ -93,9 +93,9 @@ def find_source(name: str) -> Source:
         if source.dag_id == name:
             return load_source(candidate)
         known.append(source.dag_id)
-    raise ConfigError(
-        [ConfigIssue(name, "", f"no source file or DAG id '{name}'; sources: {', '.join(known) or 'none'}")]
-    )
+    from headwater.commands.names import unknown_source
+
+    raise ConfigError([ConfigIssue(name, "", unknown_source(name, sorted(known)))])
 
 
 class Outcome:
