@@ -160,3 +160,22 @@ def test_state_of_an_unknown_source_fails_with_did_you_mean(tmp_path: Path, monk
     state.set_state(db.get_engine(), "retired_source", {"files": {}}, run_id="r1")
     assert main(["state", "show", "retired_source"]) == 0
     db.reset_engines()
+
+
+def test_cli_uses_the_airflow_home_of_make_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from headwater.local_airflow import airflow_home, cli_environment
+
+    monkeypatch.delenv("HEADWATER_AIRFLOW_HOME", raising=False)
+    monkeypatch.delenv("AIRFLOW_HOME", raising=False)
+    assert airflow_home() == str(REPO / ".airflow")  # scripts/airflow-env.sh's default
+    monkeypatch.setenv("AIRFLOW_HOME", "/opt/airflow")  # a container's
+    assert airflow_home() == "/opt/airflow"
+    monkeypatch.setenv("HEADWATER_AIRFLOW_HOME", "/tmp/hw-airflow")  # moves make run's home too
+    assert airflow_home() == "/tmp/hw-airflow"
+    monkeypatch.delenv("_AIRFLOW_PROCESS_CONTEXT", raising=False)
+    with cli_environment():
+        assert os.environ["AIRFLOW_HOME"] == "/tmp/hw-airflow"
+        assert os.environ["_AIRFLOW_PROCESS_CONTEXT"] == "server"
+    assert os.environ["AIRFLOW_HOME"] == "/opt/airflow" and "_AIRFLOW_PROCESS_CONTEXT" not in os.environ

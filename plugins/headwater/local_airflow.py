@@ -18,12 +18,19 @@ from contextlib import contextmanager
 SQLITE_CONNECT_ARGS = {"timeout": 60}
 
 
-def default_airflow_home() -> str:
-    """The AIRFLOW_HOME `make run` uses (scripts/airflow-env.sh): HEADWATER_AIRFLOW_HOME or <repo>/.airflow."""
+def airflow_home() -> str:
+    """The Airflow home of a `headwater` command.
+
+    `make run` uses HEADWATER_AIRFLOW_HOME, else <project>/.airflow (scripts/airflow-env.sh), and
+    so does the CLI; an AIRFLOW_HOME set without HEADWATER_AIRFLOW_HOME (a container, a shell
+    that sourced airflow-env.sh) is used as it is.
+    """
     from headwater.settings import PROJECT_ROOT
 
     value = os.environ.get("HEADWATER_AIRFLOW_HOME")
-    return os.path.abspath(os.path.expanduser(value)) if value else str(PROJECT_ROOT / ".airflow")
+    if value:
+        return os.path.abspath(os.path.expanduser(value))
+    return os.environ.get("AIRFLOW_HOME") or str(PROJECT_ROOT / ".airflow")
 
 
 @contextmanager
@@ -36,13 +43,12 @@ def cli_environment() -> Iterator[None]:
     process; Airflow's own `airflow connections get` / `test` set `_AIRFLOW_PROCESS_CONTEXT=server`
     for this (airflow/cli/commands/connection_command.py), and so does this.
 
-    AIRFLOW_HOME defaults to the one `make run` uses, so the metadata database and the Fernet key
-    that decrypts its passwords are that Airflow's; a set AIRFLOW_HOME (docker compose) wins.
+    AIRFLOW_HOME is the one `make run` uses (`airflow_home()`), so the metadata database and the
+    Fernet key that decrypts its passwords are that Airflow's.
     Both must be in place before Airflow is first imported; the previous values come back after.
     """
     saved = {name: os.environ.get(name) for name in ("AIRFLOW_HOME", "_AIRFLOW_PROCESS_CONTEXT")}
-    if not saved["AIRFLOW_HOME"]:
-        os.environ["AIRFLOW_HOME"] = default_airflow_home()
+    os.environ["AIRFLOW_HOME"] = airflow_home()
     os.environ["_AIRFLOW_PROCESS_CONTEXT"] = "server"
     try:
         yield
