@@ -198,6 +198,24 @@ def test_unknown_source(workspace: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "no source 'demo_crm_contact'; did you mean 'demo_crm_contacts'?" in capsys.readouterr().err
 
 
+def test_undefined_connection_is_named(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = workspace / "include" / "sources" / "nowhere.yaml"
+    source.write_text(
+        """
+connector: {type: postgres, conn_id: hw_defined_nowhere, table: t}
+mapping:
+  target: customer_profile
+  fields:
+    - {to: customer_id, from: id}
+  record_key: customer_id
+""".lstrip()
+    )
+    assert main(["preview", "nowhere"]) == 1
+    err = capsys.readouterr().err
+    assert f"{source}: connector.conn_id: The conn_id `hw_defined_nowhere` isn't defined; looked in" in err
+    assert "Traceback" not in err
+
+
 def test_missing_salt_is_reported(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (workspace / "include" / "sources" / "salted.yaml").write_text(
         """

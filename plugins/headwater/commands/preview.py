@@ -46,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import logging
 
+    from airflow.sdk.exceptions import AirflowNotFoundException
     from rich.console import Console
 
     from headwater.errors import ConfigError, HeadwaterError
@@ -67,6 +68,15 @@ def run(args: argparse.Namespace) -> int:
         return 1
     except HeadwaterError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except AirflowNotFoundException as exc:  # the source's conn_id is defined nowhere a task would look
+        import os
+
+        print(
+            f"{source.path}: connector.conn_id: {exc}; looked in AIRFLOW_CONN_* variables, the configured "
+            f"secrets backends and the metadata database of AIRFLOW_HOME={os.environ.get('AIRFLOW_HOME')}",
+            file=sys.stderr,
+        )
         return 1
     render(console, source, outcome)
     return 0
