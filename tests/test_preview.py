@@ -190,6 +190,12 @@ validate: {max_error_ratio: 1}
     assert "line 121" not in out  # past the 20 rows read
 
 
+def test_demo_preview_counts_what_its_run_records(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`airflow dags test demo_crm_contacts` recorded rows_read 61 (docs/operations.md): 60 + 1 malformed line."""
+    assert main(["preview", "demo_crm_contacts"]) == 0
+    assert "61 rows read (60 readable, 1 unreadable)" in capsys.readouterr().out
+
+
 def test_unknown_source(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["preview", "nope"]) == 1
     err = capsys.readouterr().err
