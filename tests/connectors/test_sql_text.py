@@ -28,6 +28,7 @@ REJECTED = [
     ("postgres", 'SELECT 1 AS "x\\" ; DELETE FROM t; --"', SINGLE, "pg_backslash_in_identifier"),
     ("postgres", "SELECT U&'\\' ; DELETE FROM t; --'", SINGLE, "pg_unicode_string"),
     ("postgres", "SELECT 1 -- note\n; DELETE FROM t", SINGLE, "pg_line_comment"),
+    ("postgres", "SELECT 1 -- note\r; DELETE FROM t", SINGLE, "pg_carriage_return_ends_comment"),
     ("postgres", "SELECT/**/1;DELETE/**/FROM t", SINGLE, "pg_comments_as_blanks"),
     (
         "postgres",
@@ -58,6 +59,8 @@ REJECTED = [
     ("mysql", "SELECT 1 # '\n; DELETE FROM t; -- '", SINGLE, "my_hash_comment"),
     ("mysql", "SELECT 1 --'\n' ; DELETE FROM t; -- '", SINGLE, "my_dashes_without_blank"),
     ("mysql", "SELECT 1 -- \n; DELETE FROM t", SINGLE, "my_dashes_with_blank"),
+    # ... and only a line feed ends it: a carriage return does not.
+    ("mysql", "SELECT 1 # x\r' \n; DELETE FROM t; -- '", SINGLE, "my_carriage_return_in_comment"),
     ("mysql", "SELECT 1 /*! ; DELETE FROM t */", SINGLE, "my_executable_comment"),
     (
         "mysql",
@@ -93,6 +96,7 @@ ACCEPTED = [
     ("mysql", 'SELECT \'it\\\'s\' AS x, "say \\"hi\\"" AS y', "my_backslash_escapes"),
     ("mysql", "SELECT 1 AS `weird;name`, 5--1 AS six", "my_backtick_and_minus_minus"),
     ("mysql", "SELECT /*+ MAX_EXECUTION_TIME(1000) */ * FROM t # trailing ; note", "my_hint_and_hash"),
+    ("mysql", "SELECT 1 # x\r; DELETE FROM t", "my_comment_runs_past_carriage_return"),
     ("sqlite", 'SELECT [order; DELETE], "a"";DELETE" FROM t', "sqlite_identifiers"),
     ("generic", "SELECT * FROM t WHERE name = 'O''Brien' -- ; note", "generic_doubled_quote"),
 ]

@@ -5,7 +5,8 @@ runs in a read-only transaction wherever the database supports one.
 
 The check must see the query as the database will, or a `;` and a DELETE can hide where it
 believes a string or comment goes on (or the reverse). Where that depends on the dialect it is
-read the dialect's way: PostgreSQL dollar quotes, nested block comments and E'' strings; MySQL
+read the dialect's way: PostgreSQL dollar quotes, nested block comments, E'' strings and `--`
+comments that a carriage return ends too; MySQL
 `#` comments, `-- ` only before a blank, `/*! … */` comments that MySQL executes, and backticks;
 SQLite `[identifiers]`. Where it depends on a server setting the query is read every possible
 way and must pass each: a backslash in a PostgreSQL string escapes the quote only with
@@ -57,6 +58,7 @@ class _Reading:
     hash_comments: bool = False
     dash_comment_needs_blank: bool = False  # MySQL: `--` starts a comment only before a blank
     executable_comments: bool = False
+    line_ends: str = "\n"  # what ends a `--` or `#` comment (PostgreSQL: \r as well)
 
 
 def _postgres(backslash: bool) -> _Reading:
@@ -65,6 +67,7 @@ def _postgres(backslash: bool) -> _Reading:
         e_strings=True,
         dollar_quotes=True,
         nested_comments=True,
+        line_ends="\n\r",
     )
 
 
@@ -82,7 +85,9 @@ READINGS: dict[str, tuple[_Reading, ...]] = {
     "postgres": (_postgres(False), _postgres(True)),
     # default sql_mode; NO_BACKSLASH_ESCAPES; ANSI_QUOTES (with or without backslash escapes)
     "mysql": (_mysql(True, False), _mysql(False, False), _mysql(True, True), _mysql(False, True)),
-    "sqlite": (_Reading(quotes={"'": ("'", False), '"': ('"', False), "`": ("`", False), "[": ("]", False)}),),
+    "sqlite": (
+        _Reading(quotes={"'": ("'", False), '"': ('"', False), "`": ("`", False), "[": ("]", False)}),
+    ),
 }
 READINGS["generic"] = tuple(r for readings in READINGS.values() for r in readings)
 
@@ -102,6 +107,12 @@ def _end_of_quoted(sql: str, start: int, close: str, backslash: bool) -> int:
             return j + 1
         j += 1
     return n  # unterminated: the database rejects the statement, so nothing after it runs
+
+
+def _end_of_line(sql: str, start: int, ends: str) -> int:
+    """Index of the first character in `ends` from `start` on (the end of the text if none)."""
+    found = [i for i in (sql.find(ch, start) for ch in ends) if i >= 0]
+    return min(found) if found else len(sql)
 
 
 def _end_of_block_comment(sql: str, start: int, nested: bool) -> int:
@@ -133,14 +144,12 @@ def _code(sql: str, reading: _Reading) -> str:
                 i = _end_of_quoted(sql, i + 1, "'", backslash=True)
                 code.append(" ")
             continue
-        if ch == "-" and sql.startswith("--", i) and (
-            not reading.dash_comment_needs_blank or i + 2 >= n or sql[i + 2] <= " "
-        ):
-            end = sql.find("\n", i)
-            i = n if end < 0 else end
-        elif ch == "#" and reading.hash_comments:
-            end = sql.find("\n", i)
-            i = n if end < 0 else end
+        if (
+            ch == "-"
+            and sql.startswith("--", i)
+            and (not reading.dash_comment_needs_blank or i + 2 >= n or sql[i + 2] <= " ")
+        ) or (ch == "#" and reading.hash_comments):
+            i = _end_of_line(sql, i, reading.line_ends)
         elif reading.executable_comments and (opener := _EXEC_COMMENT.match(sql, i)):
             i = opener.end()  # the text inside is code; its `*/` is left as harmless punctuation
         elif sql.startswith("/*", i):
