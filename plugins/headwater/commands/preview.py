@@ -125,7 +125,7 @@ def _data_start(connector: Any) -> int:
     csv = getattr(connector, "csv", None)
     if fmt == "jsonl" or csv is None:
         return 1
-    return 1 + csv.skip_rows + (1 if csv.header and not csv.column_names else 0)
+    return 1 + csv.skip_rows + (1 if csv.header else 0)  # the reader skips the header line either way
 
 
 def _among_first(error: RowError, rows: int, first_line: int) -> bool:
