@@ -63,7 +63,8 @@ lock: uv
 	$(UV) pip compile requirements-dev.in --python-version 3.11 -o requirements-dev.txt
 
 # scripts/run-airflow.sh (exec'd: it replaces the recipe's shell) starts `airflow standalone` and turns
-# Ctrl-C / SIGTERM into one orderly stop of every component; see the comment at its top.
+# Ctrl-C / SIGTERM into one bounded stop of every component; see the comment at its top. GNU make
+# passes a SIGTERM it gets on to the recipe, so `kill <pid of make>` stops everything too.
 run: install
 	exec scripts/run-airflow.sh
 

@@ -157,10 +157,69 @@ validate:
     assert "failed" in out
 
 
+def test_read_counts_unreadable_rows_like_the_run_record_and_only_within_rows(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """150 data rows, rows 10 and 120 malformed (lines 11 and 121): a run records 150 read."""
+    lines = ["id,email"]
+    for n in range(1, 151):
+        lines.append(f"{n},x{n}@x.io,extra" if n in (10, 120) else f"{n},x{n}@x.io")
+    (workspace / "include" / "demo" / "bad_lines.csv").write_text("\n".join(lines) + "\n")
+    (workspace / "include" / "sources" / "bad_lines.yaml").write_text(
+        """
+connector: {type: local_files, path: demo/bad_lines.csv, format: csv}
+mapping:
+  target: customer_profile
+  fields:
+    - {to: customer_id, from: id}
+    - {to: email, from: email}
+  record_key: customer_id
+validate: {max_error_ratio: 1}
+""".lstrip()
+    )
+    assert main(["preview", "bad_lines", "--rows", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "150 rows read (148 readable, 2 unreadable)" in out
+    assert "line 11:" in out and "line 121:" in out
+
+    assert main(["preview", "bad_lines", "--rows", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "20 rows read (19 readable, 1 unreadable)" in out
+    assert "19 of 19 rows mapped" in out
+    assert "line 11:" in out
+    assert "line 121" not in out  # past the 20 rows read
+
+
+def test_demo_preview_counts_what_its_run_records(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`airflow dags test demo_crm_contacts` recorded rows_read 61 (docs/operations.md): 60 + 1 malformed line."""
+    assert main(["preview", "demo_crm_contacts"]) == 0
+    assert "61 rows read (60 readable, 1 unreadable)" in capsys.readouterr().out
+
+
 def test_unknown_source(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["preview", "nope"]) == 1
     err = capsys.readouterr().err
-    assert "no source file or DAG id 'nope'; sources: demo_crm_contacts, demo_loyalty_members" in err
+    assert "no source 'nope'; sources: demo_crm_contacts, demo_loyalty_members" in err
+    assert main(["preview", "demo_crm_contact"]) == 1
+    assert "no source 'demo_crm_contact'; did you mean 'demo_crm_contacts'?" in capsys.readouterr().err
+
+
+def test_undefined_connection_is_named(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = workspace / "include" / "sources" / "nowhere.yaml"
+    source.write_text(
+        """
+connector: {type: postgres, conn_id: hw_defined_nowhere, table: t}
+mapping:
+  target: customer_profile
+  fields:
+    - {to: customer_id, from: id}
+  record_key: customer_id
+""".lstrip()
+    )
+    assert main(["preview", "nowhere"]) == 1
+    err = capsys.readouterr().err
+    assert f"{source}: connector.conn_id: The conn_id `hw_defined_nowhere` isn't defined; looked in" in err
+    assert "Traceback" not in err
 
 
 def test_missing_salt_is_reported(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -175,3 +234,100 @@ mapping:
     )
     assert main(["preview", "salted", "--rows", "2"]) == 1
     assert "Airflow Variable 'hw_test_missing_salt', which is not set" in capsys.readouterr().err
+
+
+# --- connections from Airflow's metadata database -------------------------------------------------
+
+STORED_PASSWORD = "pw-only-in-the-metadata-db-7f3a"
+CONNECTION_INSERT = """
+import sys
+from airflow.models import Connection
+from airflow.settings import Session
+
+with Session() as session:
+    session.add(Connection(conn_id=sys.argv[1], conn_type="postgres", host="127.0.0.1", port=5432,
+                           login="postgres", password=sys.argv[2], schema="test"))
+    session.commit()
+"""
+
+
+def _airflow_free_env(**overrides: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "HEADWATER_", "_AIRFLOW"))}
+    return {**env, "AIRFLOW__CORE__LOAD_EXAMPLES": "False", **overrides}
+
+
+@pytest.fixture(scope="module")
+def metadata_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated Airflow metadata DB (SQLite) holding the connection `hw_meta_pg`, as
+    `airflow connections add` or the UI would store it (password encrypted with the home's Fernet key)."""
+    import subprocess
+    import sys
+
+    home = tmp_path_factory.mktemp("airflow_home")
+    env = _airflow_free_env(AIRFLOW_HOME=str(home))
+    migrate = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True
+    )
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+    # Through Airflow's own model and session: the `airflow connections add` CLI takes minutes here.
+    insert = subprocess.run(
+        [sys.executable, "-c", CONNECTION_INSERT, "hw_meta_pg", STORED_PASSWORD],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert insert.returncode == 0, insert.stderr
+    return home
+
+
+def test_preview_uses_a_connection_stored_in_the_metadata_db(metadata_db: Path, tmp_path: Path) -> None:
+    """The connection exists only in the metadata DB of the Airflow home `make run` would use
+    (HEADWATER_AIRFLOW_HOME; AIRFLOW_HOME unset), as after `airflow connections add`."""
+    import subprocess
+
+    import psycopg
+
+    from tests.services import require_service, unique
+
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    table = unique("hw_meta_conn")
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as pg:
+        pg.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, email text)")
+        pg.execute(f"INSERT INTO {table} VALUES (1, 'a@x.io'), (2, 'b@x.io'), (3, 'c@x.io')")
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "meta_conn.yaml").write_text(
+        f"""
+connector: {{type: postgres, conn_id: hw_meta_pg, table: {table}, primary_key: [id]}}
+mapping:
+  target: customer_profile
+  fields:
+    - {{to: customer_id, from: id}}
+    - {{to: email, from: email}}
+  record_key: customer_id
+""".lstrip()
+    )
+    env = _airflow_free_env(
+        HEADWATER_AIRFLOW_HOME=str(metadata_db),
+        HEADWATER_SOURCES_DIR=str(sources),
+        HEADWATER_HOME=str(tmp_path / "home"),
+        PYTHONPATH=str(REPO / "plugins"),
+    )
+    try:
+        result = subprocess.run(
+            [str(REPO / ".venv" / "bin" / "headwater"), "preview", "meta_conn"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as pg:
+            pg.execute(f"DROP TABLE {table}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "3 rows read (3 readable, 0 unreadable)" in result.stdout
+    assert "b@x.io" in result.stdout
+    assert STORED_PASSWORD not in output

@@ -1,4 +1,4 @@
-"""The `headwater` command: lint source files, show run status, export the JSON Schema."""
+"""The `headwater` command: lint source files, export the JSON Schema; the rest is in `headwater.commands`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from headwater.commands import COMMANDS
+from headwater.local_airflow import cli_environment
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,11 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     lint = commands.add_parser("lint", help="check source files; print every problem with its location")
-    lint.add_argument("files", nargs="*", type=Path, help="source files (default: every file in the sources folder)")
+    lint.add_argument(
+        "files", nargs="*", type=Path, help="source files or folders of them (default: the sources folder)"
+    )
     lint.set_defaults(run=_lint)
-
-    status = commands.add_parser("status", help="latest run of every source")
-    status.set_defaults(run=_status)
 
     schema = commands.add_parser("schema", help="write the JSON Schema of source files")
     schema.add_argument("--check", action="store_true", help="fail if the committed schema is out of date")
@@ -30,14 +30,40 @@ def main(argv: list[str] | None = None) -> int:
         importlib.import_module(f"headwater.commands.{name}").register(commands)
 
     args = parser.parse_args(argv)
-    return args.run(args)
+    # Commands that connect (preview; status, state and profile with a store connection) resolve
+    # connections as tasks do, metadata database included, from make run's AIRFLOW_HOME.
+    with cli_environment():
+        return args.run(args)
+
+
+def lint_targets(arguments: list[Path]) -> tuple[list[Path], list[str]]:
+    """The source files named by `arguments` (a folder stands for every source file in it, as the
+    DAG file reads it), and a message for each argument that is neither."""
+    from headwater.config.loader import source_files
+
+    files: list[Path] = []
+    problems: list[str] = []
+    for path in arguments:
+        if path.is_dir():
+            found = source_files(path)
+            if not found:
+                problems.append(f"{path}: no source files (*.yaml, *.yml) in this folder")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(f"{path}: no such file or folder")
+    return files, problems
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from headwater.config.loader import load_source, source_files
+    from headwater import settings
+    from headwater.config.loader import load_source
     from headwater.errors import ConfigError
 
-    files = args.files or source_files()
+    files, problems = lint_targets(args.files or [settings.sources_dir()])
+    for problem in problems:
+        print(problem)
     if not files:
         print("no source files found", file=sys.stderr)
         return 1
@@ -58,24 +84,7 @@ def _lint(args: argparse.Namespace) -> int:
             print(f"{path}: dag_id: DAG id {source.dag_id!r} is already used by {seen[source.dag_id]}")
         seen[source.dag_id] = path
     print(f"{len(files)} file(s) checked, {bad} invalid, {issues} issue(s)", file=sys.stderr)
-    return 1 if bad else 0
-
-
-def _status(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from headwater.store import db, runs
-
-    engine = db.get_engine()
-    records = runs.latest_runs(engine)
-    console = Console()
-    if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
-        console = Console(width=200)
-    if not records:
-        console.print(f"no runs recorded yet in {db.describe(engine)}")
-        return 0
-    console.print(runs.render_status(records))
-    return 0
+    return 1 if bad or problems else 0
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
-"""Sub-commands of `headwater` beyond lint/status/schema, one module each.
+"""Sub-commands of `headwater` beyond lint/schema, one module each.
 
 Each module listed in `COMMANDS` defines `register(subparsers)`, adding its parser with
 `set_defaults(run=callable)`; `run(args) -> int` is the exit status.
 """
 
-COMMANDS = ("preview", "profile", "state")
+COMMANDS = ("preview", "profile", "state", "status")

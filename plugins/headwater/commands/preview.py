@@ -4,11 +4,16 @@ Connects, reads the first N rows of the selection (stopping the reader there), m
 them exactly as a run would, and prints the mapped rows next to the expectation results. It loads
 nothing and writes no state: incremental sources are read from their initial position, the store
 is never opened, and nothing is staged.
+
+"Read" means what a run's record counts as read: readable rows plus rows the reader rejected
+(malformed lines, undecodable bytes). `--rows N` reads N of those, and reports the unreadable
+rows among them only, not those further on in the same block of a file.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,18 +25,28 @@ if TYPE_CHECKING:
     from headwater.records import RowError
 
 
+# "<file> line 12: ..." in the messages of the file readers' row errors.
+_LINE = re.compile(r"\bline (\d+)\b")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "preview", help="map and validate the first rows of a source; loads nothing, writes no state"
     )
     parser.add_argument("source", help="DAG id, source file name (without .yaml) or path of a source file")
-    parser.add_argument("--rows", type=int, default=100, help="how many rows to read (default 100)")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=100,
+        help="how many rows to read (default 100); unreadable rows count, as in a run's rows read",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import logging
 
+    from airflow.sdk.exceptions import AirflowNotFoundException
     from rich.console import Console
 
     from headwater.errors import ConfigError, HeadwaterError
@@ -53,6 +68,15 @@ def run(args: argparse.Namespace) -> int:
         return 1
     except HeadwaterError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except AirflowNotFoundException as exc:  # the source's conn_id is defined nowhere a task would look
+        import os
+
+        print(
+            f"{source.path}: connector.conn_id: {exc}; looked in AIRFLOW_CONN_* variables, the configured "
+            f"secrets backends and the metadata database of AIRFLOW_HOME={os.environ.get('AIRFLOW_HOME')}",
+            file=sys.stderr,
+        )
         return 1
     render(console, source, outcome)
     return 0
@@ -79,9 +103,9 @@ def find_source(name: str) -> Source:
         if source.dag_id == name:
             return load_source(candidate)
         known.append(source.dag_id)
-    raise ConfigError(
-        [ConfigIssue(name, "", f"no source file or DAG id '{name}'; sources: {', '.join(known) or 'none'}")]
-    )
+    from headwater.commands.names import unknown_source
+
+    raise ConfigError([ConfigIssue(name, "", unknown_source(name, sorted(known)))])
 
 
 class Outcome:
@@ -95,8 +119,32 @@ class Outcome:
         self.validated = validated
 
 
+def _data_start(connector: Any) -> int:
+    """Line number of a file's first record, for the formats whose errors name a line."""
+    fmt = getattr(connector, "format", None)
+    csv = getattr(connector, "csv", None)
+    if fmt == "jsonl" or csv is None:
+        return 1
+    return 1 + csv.skip_rows + (1 if csv.header else 0)  # the reader skips the header line either way
+
+
+def _among_first(error: RowError, rows: int, first_line: int) -> bool:
+    """Whether an unreadable row lies within the first `rows` records of its file.
+
+    Readers report the malformed rows of a whole block of a file with its first chunk; those that
+    name a line past the first `rows` records lie beyond what preview reads.
+    """
+    found = _LINE.search(error.message)
+    return found is None or int(found.group(1)) - first_line < rows
+
+
 def read_sample(source: Source, rows: int) -> tuple[str, pa.Table, list[RowError]]:
-    """(connection description, first `rows` rows with `_hw_row`, rows the reader rejected)."""
+    """(connection description, the readable rows with `_hw_row`, the unreadable rows and file errors).
+
+    What preview reads is what a run counts as read (the run record's rows read): readable rows
+    plus rows the reader rejected. Preview stops after `rows` of them, and reports only the
+    unreadable rows among them. Whole-file errors (BAD_FILE) are not rows; they are reported too.
+    """
     import pyarrow as pa
 
     from headwater.connectors.registry import make_hook
@@ -106,16 +154,22 @@ def read_sample(source: Source, rows: int) -> tuple[str, pa.Table, list[RowError
     if getattr(connector, "chunk_size", None):
         # Read no more than needed: the reader stops after the first chunk that fills the sample.
         connector = connector.model_copy(update={"chunk_size": min(connector.chunk_size, rows)})
+    first_line = _data_start(connector)
     hook = make_hook(connector)
     described = hook.check()
     tables: list[pa.Table] = []
     errors: list[RowError] = []
-    count = 0
+    count = 0  # readable + unreadable rows taken
     chunks = hook.read(None)  # never the stored state: preview neither reads nor moves watermarks
     try:
         for chunk in chunks:
-            errors.extend(chunk.errors)
-            if chunk.table.num_rows:
+            for error in chunk.errors:
+                if error.code == "BAD_FILE":
+                    errors.append(error)
+                elif count < rows and _among_first(error, rows, first_line):
+                    errors.append(error)
+                    count += 1
+            if chunk.table.num_rows and count < rows:
                 tables.append(chunk.table.slice(0, rows - count))
                 count += tables[-1].num_rows
             if count >= rows:
@@ -128,6 +182,11 @@ def read_sample(source: Source, rows: int) -> tuple[str, pa.Table, list[RowError
         return described, pa.table({ROW_ID: pa.array([], pa.int64())}), errors
     sample = pa.concat_tables(tables, promote_options="permissive")
     return described, sample.append_column(ROW_ID, pa.array(range(sample.num_rows), pa.int64())), errors
+
+
+def unreadable(errors: list[RowError]) -> int:
+    """Rows the reader rejected (a BAD_FILE error is a whole file, not a row: the run record agrees)."""
+    return sum(1 for e in errors if e.code != "BAD_FILE")
 
 
 def preview(source: Source, *, rows: int = 100) -> Outcome:
@@ -180,7 +239,7 @@ def render(console: Any, source: Source, outcome: Outcome) -> None:
         f"[bold]{escape(source.dag_id)}[/bold] ({escape(source.path)}): {escape(outcome.described)}"
     )
     if outcome.mapped is None:
-        console.print(f"no rows read; {len(outcome.read_errors)} unreadable row(s)")
+        console.print(f"{_read_words(outcome)}; no readable row")
         _render_errors(console, "rows the reader rejected", outcome.read_errors)
         return
     result, validated = outcome.mapped, outcome.validated
@@ -227,14 +286,22 @@ def render(console: Any, source: Source, outcome: Outcome) -> None:
         checks.add_row("[dim]no expectations[/dim]", "", "", "")
     console.print(checks)
     failed_rows = len(validated.failed_rows) if validated else 0
+    by_code = f" {result.errors_by_code()}" if result.rows_rejected else ""
     console.print(
-        f"{outcome.sample.num_rows} read, {result.rows_rejected} rejected by the mapping "
-        f"{result.errors_by_code() or ''}, {failed_rows} failing expectations, "
-        f"{len(outcome.read_errors)} unreadable row(s) met by the reader; nothing was loaded or written"
+        f"{_read_words(outcome)}, {result.rows_rejected} rejected by the mapping{by_code}, "
+        f"{failed_rows} failing expectations; nothing was loaded or written"
     )
     for failure in validated.table_failures if validated else []:
         console.print(f"[red]table check failed:[/red] {escape(failure)}")
     _render_errors(console, "rows the reader rejected", outcome.read_errors)
+
+
+def _read_words(outcome: Outcome) -> str:
+    """'61 rows read (60 readable, 1 unreadable)': read counts as in the run record."""
+    bad = unreadable(outcome.read_errors)
+    files = len(outcome.read_errors) - bad
+    words = f"{outcome.sample.num_rows + bad} rows read ({outcome.sample.num_rows} readable, {bad} unreadable)"
+    return words + (f", {files} unreadable file(s)" if files else "")
 
 
 def _render_errors(console: Any, title: str, errors: list) -> None:

@@ -1,13 +1,15 @@
 """`headwater state show|reset SOURCE`: look at or reset a source's incremental state (watermark).
 
 For the people on call: after a bad load, rewind a source so its next run reads again. The
-source's DAG should be paused or idle while its state is changed.
+source's DAG should be paused or idle while its state is changed. A reset asks first; without a
+terminal to ask on (a script, cron) it refuses unless `--yes` is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,10 +25,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reset.set_defaults(run=_reset)
 
 
+def _known_or_stored(name: str, current: dict | None) -> bool:
+    """A name is fine when a source file declares it, or when the store holds state for it (a source
+    whose file is gone); otherwise say so with the closest names."""
+    from headwater.commands.names import source_names, unknown_source
+
+    if current is not None:
+        return True
+    known = source_names()
+    if name in known:
+        return True
+    print(unknown_source(name, known), file=sys.stderr)
+    return False
+
+
 def _show(args: argparse.Namespace) -> int:
     from headwater.store import db, state
 
     current = state.get_state(db.get_engine(), args.source)
+    if not _known_or_stored(args.source, current):
+        return 1
     if current is None:
         print(f"no state for {args.source!r}: its next run reads everything (or from the cursor's initial_value)")
         return 0
@@ -41,6 +59,8 @@ def _reset(args: argparse.Namespace) -> int:
 
     engine = db.get_engine()
     current = state.get_state(engine, args.source)
+    if not _known_or_stored(args.source, current):
+        return 1
     if current is None:
         print(f"no state for {args.source!r}; nothing to reset")
         return 0
@@ -53,9 +73,13 @@ def _reset(args: argparse.Namespace) -> int:
     else:
         new = None
         what = f"forget the state of {args.source!r} (its next run reads everything)"
-    if not args.yes and input(f"{what}? [y/N] ").strip().lower() != "y":
-        print("nothing changed")
-        return 1
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(f"refusing to {what} without confirmation: no terminal to ask on; add --yes", file=sys.stderr)
+            return 2
+        if input(f"{what}? [y/N] ").strip().lower() != "y":
+            print("nothing changed")
+            return 1
     if new is None:
         with engine.begin() as conn:
             conn.execute(delete(state.state_table).where(state.state_table.c.source == args.source))

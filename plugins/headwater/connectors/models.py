@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -88,6 +88,8 @@ class CursorConfig(StrictModel):
 class _SqlConnector(StrictModel):
     """Fields shared by every SQL connector."""
 
+    # How `query` is read by the read-only check (sql_text.READINGS): literals and comments differ.
+    sql_dialect: ClassVar[str] = "generic"
     conn_id: str | None = None
     table: str | None = None
     query: str | None = None
@@ -111,7 +113,7 @@ class _SqlConnector(StrictModel):
     @field_validator("query")
     @classmethod
     def _read_only(cls, value: str | None) -> str | None:
-        return None if value is None else check_read_only_query(value)
+        return None if value is None else check_read_only_query(value, cls.sql_dialect)
 
     @model_validator(mode="after")
     def _selection(self) -> _SqlConnector:
@@ -135,6 +137,7 @@ class SqliteConnector(_SqlConnector):
     """A SQLite database: an Airflow `sqlite` connection, or a file path (`database`)."""
 
     type: Literal["sqlite"]
+    sql_dialect: ClassVar[str] = "sqlite"
     database: str | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
@@ -157,6 +160,7 @@ class PostgresConnector(_SqlConnector):
     """A PostgreSQL table or read-only query, through an Airflow `postgres` connection."""
 
     type: Literal["postgres"]
+    sql_dialect: ClassVar[str] = "postgres"
     conn_id: str = Field(min_length=1)
 
 
@@ -164,6 +168,7 @@ class MySqlConnector(_SqlConnector):
     """A MySQL/MariaDB table or read-only query, through an Airflow `mysql` connection."""
 
     type: Literal["mysql"]
+    sql_dialect: ClassVar[str] = "mysql"
     conn_id: str = Field(min_length=1)
 
 

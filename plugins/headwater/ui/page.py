@@ -51,7 +51,7 @@ def _row(row: SourceRow) -> str:
     errors = ", ".join(f"{escape(str(k))}: {v}" for k, v in (row.errors_by_code or {}).items())
     detail = "<br>".join(
         x for x in (escape(row.watermark or ""), f"<small>{errors}</small>" if errors else "",
-                    f"<span class='problem'>{escape(row.error_summary)}</span>" if row.error_summary and status != "success" else "") if x
+                    f"<span class='problem'>{escape(row.run_problem() or '')}</span>" if row.run_problem() else "") if x
     )
     return (
         f"<tr><td><a href='/dags/{escape(row.dag_id)}' target='_top'>{escape(row.dag_id)}</a></td>"

@@ -31,6 +31,10 @@ class SourceRow:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def run_problem(self) -> str | None:
+        """The latest run's error as the Sources page shows it (and `headwater status`): unless it succeeded."""
+        return self.error_summary if self.error_summary and self.status != "success" else None
+
 
 def source_rows() -> list[SourceRow]:
     """One row per source file (valid or not), with its latest run when there is one."""
@@ -56,17 +60,22 @@ def source_rows() -> list[SourceRow]:
         rows.append(SourceRow(stem, file, "?", "?", "?", "?", [f"{i.loc}: {i.message}" for i in issues]))
     for row in rows:
         record = latest.get(row.dag_id)
-        if record is None:
-            continue
-        row.status = record.status
-        row.started_at = record.started_at.isoformat(timespec="seconds") if record.started_at else None
-        row.duration_s = record.duration_s
-        row.rows_read, row.rows_mapped = record.rows_read, record.rows_mapped
-        row.rows_quarantined, row.rows_loaded = record.rows_quarantined, record.rows_loaded
-        row.watermark = record.watermark_after
-        row.errors_by_code = record.errors_by_code
-        row.error_summary = record.error_summary
+        if record is not None:
+            add_run(row, record)
     return sorted(rows, key=lambda r: r.dag_id)
+
+
+def add_run(row: SourceRow, record) -> SourceRow:
+    """Fill `row` from a run record (`store.runs.RunRecord`), the latest of its source."""
+    row.status = record.status
+    row.started_at = record.started_at.isoformat(timespec="seconds") if record.started_at else None
+    row.duration_s = record.duration_s
+    row.rows_read, row.rows_mapped = record.rows_read, record.rows_mapped
+    row.rows_quarantined, row.rows_loaded = record.rows_quarantined, record.rows_loaded
+    row.watermark = record.watermark_after
+    row.errors_by_code = record.errors_by_code
+    row.error_summary = record.error_summary
+    return row
 
 
 def _schedule(schedule) -> str:

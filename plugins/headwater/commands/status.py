@@ -1,0 +1,95 @@
+"""`headwater status`: every source with its latest run, as the Sources page shows them.
+
+The rows come from `ui.sources.source_rows()`, the page's own function: sources that never ran,
+invalid source files and the latest run's error message appear here exactly as there.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NEVER_RUN = "never run"  # the Sources page's word for a source without a run record
+NO_FILE = "(no source file)"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("status", help="every source with its latest run (as the Sources page)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from headwater import settings
+    from headwater.store import db, runs
+    from headwater.ui.sources import SourceRow, add_run, source_rows
+
+    console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
+        console = Console(width=220)
+    rows = source_rows()
+    engine = db.get_engine()
+    listed = {row.dag_id for row in rows}
+    # Runs of sources whose file is gone: still worth seeing, after the others.
+    rows += [
+        add_run(SourceRow(r.source, NO_FILE, "?", "?", "?", "?", []), r)
+        for r in runs.latest_runs(engine)
+        if r.source not in listed
+    ]
+    if not rows:
+        console.print(
+            f"no source files in {settings.sources_dir()} and no runs recorded in {db.describe(engine)}"
+        )
+        return 0
+    console.print(render(rows))
+    return 0
+
+
+def render(rows: list):
+    """A rich table, one line per source file (valid or not) or source with runs but no file."""
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    from headwater.store.runs import STATUS_STYLES
+
+    table = Table(title="Headwater sources", header_style="bold")
+    for name in ("source", "status", "last run (UTC)", "duration"):
+        table.add_column(name)
+    for name in ("read", "mapped", "quarantined", "loaded"):
+        table.add_column(name, justify="right")
+    for name in ("watermark", "errors by code", "problem"):
+        table.add_column(name, overflow="fold")
+
+    def count(value: int | None) -> str:
+        return "-" if value is None else f"{value:,}"
+
+    for row in rows:
+        if row.problems:
+            table.add_row(
+                escape(row.dag_id),
+                Text("invalid file", style="bold red"),
+                *["-"] * 8,
+                escape("; ".join(row.problems)),
+            )
+            continue
+        status = row.status or NEVER_RUN
+        table.add_row(
+            escape(row.dag_id),
+            Text(status, style=STATUS_STYLES.get(status, "dim")),
+            (row.started_at or "-").replace("T", " ")[:19],
+            "-" if row.duration_s is None else f"{row.duration_s:.1f}s",
+            count(row.rows_read),
+            count(row.rows_mapped),
+            count(row.rows_quarantined),
+            count(row.rows_loaded),
+            escape(row.watermark or "-"),
+            escape(_codes(row.errors_by_code)),
+            escape(" ".join(x for x in (NO_FILE if row.file == NO_FILE else "", row.run_problem()) if x)),
+        )
+    return table
+
+
+def _codes(errors: dict | None, n: int = 3) -> str:
+    top = sorted((errors or {}).items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return ", ".join(f"{code}×{number:,}" for code, number in top) or "-"
