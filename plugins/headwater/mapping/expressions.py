@@ -341,10 +341,10 @@ def _check_call(spec: FunctionSpec, args: list[Node], pos: int) -> None:
             f"got {len(args)}; usage: {spec.signature}",
             pos,
         )
-    for index, wanted in spec.literals.items():
-        if index >= len(args):
+    for index, arg in enumerate(args):
+        wanted = spec.literal_type(index)
+        if wanted is None:
             continue
-        arg = args[index]
         ok = isinstance(arg, Literal) and isinstance(arg.value, wanted) and not isinstance(arg.value, bool)
         if not ok:
             kind = "an integer" if wanted is int else "a string"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headwater.mapping import casting
 from headwater.mapping.context import EvalContext
 from headwater.mapping.functions import _unify, register, value_kind
+
+if TYPE_CHECKING:
+    from headwater.mapping.evaluation import Branch
 
 
 def _condition(ctx: EvalContext, cond: Any) -> Any:
@@ -38,31 +41,63 @@ def _choose(ctx: EvalContext, conditions: list[Any], results: list[Any], default
     "case(cond: boolean, value: T, ...) -> T",
     "The value of the first true condition: case(c1, v1, c2, v2, ..., default?); else default (or null).",
     arg_types=lambda n: ("boolean", "T") * (n // 2) + ("T",) * (n % 2),
+    lazy=True,
 )
-def case(ctx: EvalContext, *args: Any) -> Any:
+def case(ctx: EvalContext, *args: Branch) -> Any:
+    # Each condition is evaluated on the rows no earlier condition took, each value on its own rows.
     pairs = len(args) // 2
-    conditions = [_condition(ctx, args[2 * i]) for i in range(pairs)]
-    results = [args[2 * i + 1] for i in range(pairs)]
-    return _choose(ctx, conditions, results, args[-1] if len(args) % 2 else None)
+    remaining = None
+    conditions = []
+    for i in range(pairs):
+        holds = _condition(ctx, args[2 * i].value() if remaining is None else args[2 * i].where(remaining))
+        if remaining is not None:
+            holds = _both(holds, remaining)
+        conditions.append(holds)
+        remaining = _still_open(remaining, holds)
+    results = [args[2 * i + 1].where(conditions[i]) for i in range(pairs)]
+    default = args[-1].where(remaining) if len(args) % 2 else None
+    return _choose(ctx, conditions, results, default)
 
 
 @register(
     "decode(x, search, result: T, ...) -> T",
     "The result paired with the first search equal to x: decode(x, s1, r1, s2, r2, ..., default?).",
     arg_types=lambda n: ("any",) + ("any", "T") * ((n - 1) // 2) + ("T",) * ((n - 1) % 2),
+    lazy=True,
 )
-def decode(ctx: EvalContext, x: Any, *args: Any) -> Any:
+def decode(ctx: EvalContext, x: Branch, *args: Branch) -> Any:
     import pyarrow.compute as pc
 
     from headwater.mapping.operators import comparable
 
+    value = x.value()
     pairs = len(args) // 2
+    remaining = None
     conditions = []
     for i in range(pairs):
-        left, right = comparable(ctx, x, args[2 * i], "=")
-        conditions.append(pc.fill_null(ctx.broadcast(pc.equal(left, right)), False))
-    results = [args[2 * i + 1] for i in range(pairs)]
-    return _choose(ctx, conditions, results, args[-1] if len(args) % 2 else None)
+        search = args[2 * i].value() if remaining is None else args[2 * i].where(remaining)
+        left, right = comparable(ctx, value, search, "=")
+        holds = pc.fill_null(ctx.broadcast(pc.equal(left, right)), False)
+        if remaining is not None:
+            holds = _both(holds, remaining)
+        conditions.append(holds)
+        remaining = _still_open(remaining, holds)
+    results = [args[2 * i + 1].where(conditions[i]) for i in range(pairs)]
+    default = args[-1].where(remaining) if len(args) % 2 else None
+    return _choose(ctx, conditions, results, default)
+
+
+def _both(a: Any, b: Any) -> Any:
+    import pyarrow.compute as pc
+
+    return pc.and_(a, b)
+
+
+def _still_open(remaining: Any, holds: Any) -> Any:
+    """Rows still open after `holds` took its own (all rows when `remaining` is None)."""
+    import pyarrow.compute as pc
+
+    return pc.invert(holds) if remaining is None else pc.and_not(remaining, holds)
 
 
 @register("not(x: boolean) -> boolean", "true where x is false, false where it is true; null stays null.")

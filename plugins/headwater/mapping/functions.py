@@ -218,11 +218,24 @@ def concat(ctx: EvalContext, *parts: Any) -> Any:
     return pc.if_else(all_null, pa.scalar(None, pa.string()), joined)
 
 
-@register("coalesce(x: T, ...) -> T", "First argument that is not null (an empty string is not null).")
-def coalesce(ctx: EvalContext, *values: Any) -> Any:
+@register(
+    "coalesce(x: T, ...) -> T",
+    "First argument that is not null (an empty string is not null); each is evaluated only on the rows "
+    "still null.",
+    lazy=True,
+)
+def coalesce(ctx: EvalContext, *branches: Any) -> Any:
     import pyarrow.compute as pc
 
-    values = _unify(ctx, list(values))
+    values = [branches[0].value()]
+    still_null = None
+    for branch in branches[1:]:
+        # Only the rows every earlier argument left null: a later argument cannot reject a row
+        # an earlier one filled.
+        last = pc.is_null(ctx.broadcast(values[-1]))
+        still_null = last if still_null is None else pc.and_(still_null, last)
+        values.append(branch.where(still_null))
+    values = _unify(ctx, values)
     return values[0] if len(values) == 1 else pc.coalesce(*values)
 
 
@@ -320,36 +333,83 @@ def to_bool(ctx: EvalContext, x: Any) -> Any:
 
 
 @register(
-    "to_date(s, format?: string) -> date",
-    "Date from ISO text (YYYY-MM-DD) or text in a strptime `format`. Other values reject the row.",
+    "to_date(s, format?: string, ...) -> date",
+    "Date from ISO text (YYYY-MM-DD) or text in a strptime `format`; with several formats the first "
+    "that reads the text wins. Other values reject the row.",
     literals={1: str},
 )
-def to_date(ctx: EvalContext, s: Any, format: str | None = None) -> Any:
-    return casting.convert(ctx, s, "date", format)
+def to_date(ctx: EvalContext, s: Any, *formats: str) -> Any:
+    return casting.convert(ctx, s, "date", _formats(formats))
 
 
 @register(
-    "to_timestamp(s, format?: string) -> timestamp",
-    "UTC timestamp from ISO-8601 text (zone optional, UTC assumed) or a strptime `format`.",
+    "to_timestamp(s, format?: string, ...) -> timestamp",
+    "UTC timestamp from ISO-8601 text (zone optional, UTC assumed) or a strptime `format`; with several "
+    "formats the first that reads the text wins.",
     literals={1: str},
 )
-def to_timestamp(ctx: EvalContext, s: Any, format: str | None = None) -> Any:
-    return casting.convert(ctx, s, "timestamp", format)
+def to_timestamp(ctx: EvalContext, s: Any, *formats: str) -> Any:
+    return casting.convert(ctx, s, "timestamp", _formats(formats))
+
+
+def _formats(formats: tuple[str, ...]) -> str | tuple[str, ...] | None:
+    return None if not formats else formats[0] if len(formats) == 1 else formats
+
+
+# `try_` twins of the conversions: a value that does not convert becomes null instead of
+# rejecting the row (for trying several readings, e.g. coalesce(try_to_int(a), try_to_int(b))).
+
+
+@register("try_to_int(x) -> integer", "Like to_int, but null instead of rejecting the row.")
+def try_to_int(ctx: EvalContext, x: Any) -> Any:
+    return casting.convert(ctx.quiet(), x, "integer")
+
+
+@register("try_to_float(x) -> number", "Like to_float, but null instead of rejecting the row.")
+def try_to_float(ctx: EvalContext, x: Any) -> Any:
+    return casting.convert(ctx.quiet(), x, "float")
+
+
+@register("try_to_bool(x) -> boolean", "Like to_bool, but null instead of rejecting the row.")
+def try_to_bool(ctx: EvalContext, x: Any) -> Any:
+    return casting.convert(ctx.quiet(), x, "boolean")
+
+
+@register(
+    "try_to_date(s, format?: string, ...) -> date",
+    "Like to_date, but null instead of rejecting the row.",
+    literals={1: str},
+)
+def try_to_date(ctx: EvalContext, s: Any, *formats: str) -> Any:
+    return casting.convert(ctx.quiet(), s, "date", _formats(formats))
+
+
+@register(
+    "try_to_timestamp(s, format?: string, ...) -> timestamp",
+    "Like to_timestamp, but null instead of rejecting the row.",
+    literals={1: str},
+)
+def try_to_timestamp(ctx: EvalContext, s: Any, *formats: str) -> Any:
+    return casting.convert(ctx.quiet(), s, "timestamp", _formats(formats))
 
 
 # --- logic -----------------------------------------------------------------------------------------
 
 
 @register(
-    "iif(cond: boolean, a: T, b: T) -> T", "`a` where `cond` is true, else `b` (also when `cond` is null)."
+    "iif(cond: boolean, a: T, b: T) -> T",
+    "`a` where `cond` is true, else `b` (also when `cond` is null); each evaluated only on its own rows.",
+    lazy=True,
 )
 def iif(ctx: EvalContext, cond: Any, a: Any, b: Any) -> Any:
     import pyarrow.compute as pc
 
-    if value_kind(cond.type) != "boolean":
-        cond = casting.convert(ctx, cond, "boolean")
-    a, b = _unify(ctx, [a, b])
-    return pc.if_else(pc.fill_null(cond, False), a, b)
+    test = cond.value()
+    if value_kind(test.type) != "boolean":
+        test = casting.convert(ctx, test, "boolean")
+    test = pc.fill_null(ctx.broadcast(test), False)
+    a, b = _unify(ctx, [a.where(test), b.where(pc.invert(test))])
+    return pc.if_else(test, a, b)
 
 
 @register("is_null(x) -> boolean", "true where the value is null.")
