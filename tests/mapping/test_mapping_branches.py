@@ -53,6 +53,20 @@ ANY_FORMAT = "not a valid date in any of the formats '%Y-%m-%d', '%d/%m/%Y', '%d
             id="case_conditions_only_on_rows_left",
         ),
         pytest.param(
+            "iif(n > 1000000, 0, n * 10)",
+            {"n": [1, 2**62]},
+            [10, 0],
+            [],  # 2**62 * 10 overflows, but only in the branch row 1 does not take
+            id="untaken_branch_cannot_fail_the_batch",
+        ),
+        pytest.param(
+            "iif(k = 'n', to_int(s), null)",
+            {"k": ["n", "n", "d"], "s": ["x", "1", "y"]},
+            [None, 1, None],
+            [([0], "not a valid integer")],
+            id="taken_rows_still_fail",
+        ),
+        pytest.param(
             "case(to_int(p) >= 5000, 'high', to_int(p) >= 1000, 'mid', 'low')",
             {"p": ["6000", "1500", "3", None]},
             ["high", "mid", "low", "low"],

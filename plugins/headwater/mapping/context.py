@@ -112,10 +112,16 @@ class EvalContext:
         view.silent = True
         return view
 
+    def scratch(self) -> EvalContext:
+        """The same rows and memo, with failures kept apart (to look at before reporting them)."""
+        view = copy.copy(self)
+        view.failures, view.log, view.failed = [], [], None
+        return view
+
     def subset(self, positions: pa.Array, names: set[str]) -> EvalContext:
         """A context over the rows at `positions`, with the columns `names` (what a branch reads)."""
         sub = EvalContext(
-            {name: self.columns[name].take(positions) for name in names},
+            _TakenColumns(self.columns, positions, names),
             len(positions),
             self.now,
             run_date=self.run_date,
@@ -143,6 +149,21 @@ class EvalContext:
         taken = [Failure(f.mask.take(at), f.raw.take(at), f.message, f.code, f.columns) for f in failures]
         self.memo[node] = (value, taken)
         return value, taken
+
+
+class _TakenColumns(dict):
+    """Columns of a subset, taken on first use: a branch whose work the batch already did (its
+    memo) never pays for taking the text it would have read."""
+
+    def __init__(self, columns: Mapping[str, pa.Array], positions: pa.Array, names: set[str]):
+        super().__init__()
+        self.source, self.positions, self.names = columns, positions, names
+
+    def __missing__(self, name: str) -> pa.Array:
+        if name not in self.names:
+            raise KeyError(name)
+        taken = self[name] = self.source[name].take(self.positions)
+        return taken
 
 
 class MappingError(HeadwaterError):

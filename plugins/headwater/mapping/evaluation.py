@@ -103,18 +103,39 @@ def evaluate_where(node: Node, ctx: EvalContext, rows: Any) -> Any:
     if isinstance(node, Literal):
         return _scalar(node.value)
     rows = pc.fill_null(ctx.broadcast(rows), False)
-    taken = pc.sum(pc.cast(rows, pa.int64())).as_py() or 0
+    taken = pc.sum(rows).as_py() or 0
     if taken == ctx.num_rows:
         return evaluate(node, ctx)
+    if isinstance(node, Column):
+        return _only(ctx.column(node.name), rows)
     found = ctx.recall(node) if ctx.memo is not None and not _volatile(node) else None
-    if isinstance(node, Column) or found is not None:
-        # Already at hand for every row: keep its failures and values on `rows` only.
-        value = ctx.column(node.name) if isinstance(node, Column) else found[0]
-        for failure in found[1] if found is not None else ():
+    if found is not None:  # the batch already computed it: keep its failures and values on `rows`
+        for failure in found[1]:
             _report_on(ctx, failure, rows)
-        return value if isinstance(value, pa.Scalar) else pc.if_else(rows, value, pa.scalar(None, value.type))
-    positions = pc.indices_nonzero(rows)
-    sub = ctx.subset(positions, set(columns(node)))
+        return _only(found[0], rows)
+    if taken * 8 >= ctx.num_rows:
+        # Most branches cannot fail anywhere, and computing one on the whole batch is cheaper than
+        # taking its rows out and putting them back: try that first, keep it if nothing failed
+        # outside `rows`.
+        trial = ctx.scratch()
+        try:
+            value = evaluate(node, trial)
+        except pa.ArrowException:  # e.g. an overflow on a row the branch does not take
+            value = None
+        else:
+            if not any(pc.any(pc.and_not(f.mask, rows)).as_py() for f in trial.log):
+                for failure in trial.log:
+                    ctx.report(failure)
+                return _only(value, rows)
+    return _on_subset(node, ctx, rows)
+
+
+def _on_subset(node: Node, ctx: EvalContext, rows: Any) -> Any:
+    """`node` computed on the rows in `rows` only, put back in place (null elsewhere)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sub = ctx.subset(pc.indices_nonzero(rows), set(columns(node)))
     sub.reading = ctx.reading
     value = evaluate(node, sub)
     back = None
@@ -126,6 +147,16 @@ def evaluate_where(node: Node, ctx: EvalContext, rows: Any) -> Any:
         return value
     back = back if back is not None else _back_map(rows)
     return ctx.broadcast(value).take(back)
+
+
+def _only(value: Any, rows: Any) -> Any:
+    """`value` on `rows`, null elsewhere (so nothing done with it later can fail on other rows)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(value, pa.Scalar):
+        return value
+    return pc.if_else(rows, value, pa.scalar(None, value.type))
 
 
 def _volatile(node: Node) -> bool:
