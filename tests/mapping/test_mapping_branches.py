@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime
 import pytest
 from test_mapping_functions import run
 
+from headwater.mapping.expressions import ExpressionError, parse, result_type
+
 MIXED = ["2024-03-01", "01/03/2024", "1 Mar 2024", None]
 MARCH_1 = [date(2024, 3, 1)] * 3 + [None]
 ANY_FORMAT = "not a valid date in any of the formats '%Y-%m-%d', '%d/%m/%Y', '%d %b %Y'"
@@ -112,3 +114,34 @@ ANY_FORMAT = "not a valid date in any of the formats '%Y-%m-%d', '%d/%m/%Y', '%d
 )
 def test_branches(expr: str, cols: dict, values: list, failures: list) -> None:
     assert run(expr, **cols) == (values, failures)
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        (
+            "to_date(s, '%Y-%m-%d', f)",
+            "argument 'format' of 'to_date' at position 23 must be a string literal",
+        ),
+        ("try_to_date(s, 1)", "argument 'format' of 'try_to_date' at position 15 must be a string literal"),
+        (
+            "upper(try_to_date(s, '%d/%m/%Y', '%Y'))",
+            "type mismatch at position 6: argument 's' of 'upper' must be a string, got a date",
+        ),
+        (
+            "iif(a, try_to_int(b), to_date(c))",
+            "type mismatch at position 22: arguments of 'iif' must share one type, got an integer and a date",
+        ),
+    ],
+)
+def test_new_signatures_are_checked_at_parse_time(expr: str, message: str) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        parse(expr)
+    assert caught.value.message == message
+
+
+def test_result_types_of_the_new_functions() -> None:
+    assert result_type("to_date(s, '%d/%m/%Y', '%Y-%m-%d')") == "date"
+    assert result_type("try_to_timestamp(s, '%d/%m/%Y %H:%M', '%Y')") == "timestamp"
+    assert result_type("coalesce(try_to_int(a), try_to_float(b))") == "number"
+    assert result_type("case(a, try_to_bool(b), false)") == "boolean"
