@@ -9,7 +9,8 @@ from typing import Any
 
 from headwater.mapping import casting
 from headwater.mapping.context import EvalContext
-from headwater.mapping.functions import _text, register, value_kind
+from headwater.mapping.kernel import as_string, value_kind
+from headwater.mapping.registry import register
 
 PARTS = ("year", "quarter", "month", "week", "day", "day_of_week", "day_of_year", "hour", "minute", "second")
 UNITS = ("second", "minute", "hour", "day", "week", "month", "quarter", "year")
@@ -77,7 +78,7 @@ def _timestamp(ctx: EvalContext, value: Any) -> Any:
 def parse_timestamp(ctx: EvalContext, s: Any, format: str, zone: str | None = None) -> Any:
     import pyarrow as pa
 
-    text = casting._clean_text(ctx.broadcast(_text(s)))
+    text = casting._clean_text(ctx.broadcast(as_string(s)))
     parsed, ok = casting._parse_with_format(text, format)
     parsed = casting._reject(
         ctx, pa.compute.is_valid(text), ok, parsed, ctx.broadcast(s), casting.expected("timestamp", format)
@@ -295,3 +296,10 @@ def today(ctx: EvalContext) -> Any:
     import pyarrow as pa
 
     return pa.scalar(ctx.now.date(), pa.date32())
+
+
+@register("now() -> timestamp", "The time the mapping started (UTC), the same for every row of a run.")
+def now(ctx: EvalContext) -> Any:
+    import pyarrow as pa
+
+    return pa.scalar(ctx.now, pa.timestamp("us", tz="UTC"))
