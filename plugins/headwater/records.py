@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 # Column added by select to every row: its 0-based position in this run's read. Stages carry it
 # through so a quarantined row can always be traced back to what was read.
 ROW_ID = "_hw_row"
+# Optional column a select stage may add: where the row is in its source (see RowError.location).
+LOCATION = "_hw_location"
 
 
 @dataclass(frozen=True)

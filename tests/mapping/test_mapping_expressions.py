@@ -105,8 +105,8 @@ def test_parse(text: str, tree: object) -> None:
             "json_extract, last, length, lookup, lower, lpad, md5, not, now, nullif, parse_number, "
             "parse_timestamp, phone_e164, regex_extract, regex_match, regex_replace, replace, round, rpad, "
             "run_date, sha1, sha256, sha256_salted, size, split, starts_with, substr, to_bool, to_date, "
-            "to_float, to_int, to_string, to_timestamp, to_utc, today, trim, upper, url_param, url_part, "
-            "uuid, uuid5",
+            "to_float, to_int, to_string, to_timestamp, to_utc, today, trim, try_to_bool, try_to_date, "
+            "try_to_float, try_to_int, try_to_timestamp, upper, url_param, url_part, uuid, uuid5",
             0,
             id="unknown_function_list",
         ),
@@ -124,9 +124,9 @@ def test_parse(text: str, tree: object) -> None:
             id="too_many",
         ),
         pytest.param(
-            "to_date(x, 'a', 'b')",
-            "wrong number of arguments for 'to_date' at position 0: takes 1 to 2 arguments, got 3; "
-            "usage: to_date(s, format?)",
+            "regex_extract(x, 'a', 1, 2)",
+            "wrong number of arguments for 'regex_extract' at position 0: takes 2 to 3 arguments, got 4; "
+            "usage: regex_extract(s, pattern, group?)",
             0,
             id="optional_arg",
         ),

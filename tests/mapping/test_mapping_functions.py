@@ -350,7 +350,7 @@ def test_unary_functions() -> None:
         "abs", "ceil", "crc32", "email_domain", "first", "floor", "initcap", "is_empty", "is_null",
         "json_array", "last", "length", "lower", "md5", "not", "parse_number", "phone_e164", "round", "sha1",
         "sha256", "size", "to_bool", "to_date", "to_float", "to_int", "to_string", "to_timestamp", "trim",
-        "upper", "uuid5",
+        "try_to_bool", "try_to_date", "try_to_float", "try_to_int", "try_to_timestamp", "upper", "uuid5",
     ]  # fmt: skip
 
 

@@ -157,6 +157,30 @@ CASES = [
         [],
         id="format_date",
     ),
+    pytest.param("try_to_int(s)", {"s": ["42", "x", None]}, [42, None, None], [], id="try_to_int"),
+    pytest.param("try_to_float(s)", {"s": ["2.5", "x"]}, [2.5, None], [], id="try_to_float"),
+    pytest.param("try_to_bool(s)", {"s": ["yes", "perhaps"]}, [True, None], [], id="try_to_bool"),
+    pytest.param(
+        "try_to_date(s, '%d/%m/%Y', '%Y%m%d')",
+        {"s": ["01/03/2024", "20240302", "2024-03-03"]},
+        [date(2024, 3, 1), date(2024, 3, 2), None],
+        [],
+        id="try_to_date_formats",
+    ),
+    pytest.param(
+        "try_to_timestamp(s)",
+        {"s": ["2024-03-01T10:00:00Z", "later"]},
+        [datetime(2024, 3, 1, 10, tzinfo=UTC), None],
+        [],
+        id="try_to_timestamp",
+    ),
+    pytest.param(
+        "try_to_int(to_int(s))",
+        {"s": ["x"]},
+        [None],
+        [([0], "not a valid integer")],
+        id="try_keeps_inner_errors",
+    ),
     pytest.param(
         "date_part('year', to_date(s))", {"s": ["2024-01-15", None]}, [2024, None], [], id="date_part_year"
     ),

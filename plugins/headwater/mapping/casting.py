@@ -38,7 +38,7 @@ _PY_ISO_DATE = re.compile(_ISO_DATE)
 _PY_ISO_TIMESTAMP = re.compile(_ISO_TIMESTAMP)
 
 
-def expected(field_type: str, fmt: str | None = None) -> str:
+def expected(field_type: str, fmt: Formats = None) -> str:
     """The CAST_FAILED message for a field type (and parse format)."""
     if field_type == "integer":
         return "not a valid integer"
@@ -46,6 +46,8 @@ def expected(field_type: str, fmt: str | None = None) -> str:
         return "not a valid number"
     if field_type == "boolean":
         return "not a valid boolean (expected true/false, yes/no, y/n, t/f or 1/0)"
+    if field_type in ("date", "timestamp") and isinstance(fmt, tuple):
+        return f"not a valid {field_type} in any of the formats " + ", ".join(f"'{f}'" for f in fmt)
     if field_type == "date":
         return (
             f"not a valid date in format '{fmt}'"
@@ -62,8 +64,12 @@ def expected(field_type: str, fmt: str | None = None) -> str:
 # --- Arrow -----------------------------------------------------------------------------------------
 
 
-def convert(ctx: EvalContext, values: Any, field_type: str, fmt: str | None = None) -> pa.Array:
-    """`values` as an array of `arrow_type(field_type)`; unconvertible rows are reported and null."""
+def convert(ctx: EvalContext, values: Any, field_type: str, fmt: Formats = None) -> pa.Array:
+    """`values` as an array of `arrow_type(field_type)`; unconvertible rows are reported and null.
+
+    `fmt`: a strptime format, or several tried in order (the first that reads a value wins).
+    Dates and timestamps outside 0001-01-01..9999-12-31 are reported as OUT_OF_RANGE.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -71,11 +77,126 @@ def convert(ctx: EvalContext, values: Any, field_type: str, fmt: str | None = No
     if pa.types.is_dictionary(values.type):
         values = pc.cast(values, values.type.value_type)
     target = arrow_type(field_type)
+    temporal = field_type in ("date", "timestamp")
+    if temporal and _range_bounds(values.type) is not None:
+        # Before any change of unit: a value beyond the target's range would wrap around.
+        values = in_range(ctx, values)
+        temporal = False
     if values.type == target:
         return values
     if pa.types.is_null(values.type):
         return pa.nulls(len(values), target)
-    return _CONVERTERS[field_type](ctx, values, fmt)
+    converted = _CONVERTERS[field_type](ctx, values, fmt)
+    return in_range(ctx, converted) if temporal else converted
+
+
+Formats = str | tuple[str, ...] | None
+
+# What Python's datetime (and so deltalake's and Headwater's readers) can hold: 0001-01-01 to
+# 9999-12-31. Arrow holds more (year 0, year 294276), and a lake table with such a value cannot be read.
+_MIN_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z
+_MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
+_UNIT_SCALE = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _range_bounds(kind: pa.DataType) -> tuple[int, int] | None:
+    """(lowest, highest) readable value of a date or timestamp type in its own integer unit."""
+    import pyarrow as pa
+
+    if pa.types.is_date32(kind):
+        return _MIN_SECONDS // 86_400, _MAX_SECONDS // 86_400
+    if pa.types.is_date64(kind):
+        return _MIN_SECONDS * 1_000, _MAX_SECONDS * 1_000 + 999
+    if pa.types.is_timestamp(kind):
+        scale = _UNIT_SCALE[kind.unit]
+        return max(_MIN_SECONDS * scale, -(2**63)), min(_MAX_SECONDS * scale + scale - 1, 2**63 - 1)
+    return None
+
+
+def in_range(ctx: EvalContext, values: pa.Array) -> pa.Array:
+    """`values` (dates or timestamps) with those outside 0001-01-01..9999-12-31 reported
+    (OUT_OF_RANGE, one message per distinct value) and nulled."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from headwater.mapping.context import OUT_OF_RANGE
+
+    low, high = _range_bounds(values.type)
+    numbers = values.view(pa.int32() if pa.types.is_date32(values.type) else pa.int64())
+    extremes = pc.min_max(numbers)
+    if extremes["min"].as_py() is None or (
+        low <= extremes["min"].as_py() and extremes["max"].as_py() <= high
+    ):
+        return values
+    outside = pc.fill_null(pc.or_(pc.less(numbers, low), pc.greater(numbers, high)), False)
+    kind = "date" if pa.types.is_date(values.type) else "timestamp"
+    bad = pc.filter(values, outside)
+    for shown in _rendered(pc.unique(bad))[:20]:
+        rows = pc.and_(outside, pc.equal(values, shown[0]))
+        ctx.fail(
+            rows,
+            values,
+            f"{kind} {shown[1]} is outside the range the lake can read (0001-01-01 to 9999-12-31)",
+            OUT_OF_RANGE,
+        )
+    ctx.fail(
+        outside,
+        values,
+        f"{kind} outside the range the lake can read (0001-01-01 to 9999-12-31)",
+        OUT_OF_RANGE,
+    )
+    return pc.if_else(outside, pa.scalar(None, values.type), values)
+
+
+def _rendered(values: pa.Array) -> list[tuple[pa.Scalar, str]]:
+    return [(values[i], text) for i, text in enumerate(render_temporal(values))]
+
+
+def render_temporal(values: pa.Array) -> list[str | None]:
+    """Dates and timestamps as ISO text, also those Python cannot hold (year 0, year 294276).
+
+    Arrow's own text cast wraps or refuses far-away values, so the calendar comes from whole days
+    (a rare path: it renders values already found bad).
+    """
+    import pyarrow as pa
+
+    if pa.types.is_date32(values.type):
+        per_day, per_second = 1, None
+    elif pa.types.is_date64(values.type):
+        per_day, per_second = 86_400_000, None
+    else:
+        per_second = _UNIT_SCALE[values.type.unit]
+        per_day = 86_400 * per_second
+    width = pa.int32() if pa.types.is_date32(values.type) else pa.int64()
+    out: list[str | None] = []
+    for number in values.view(width).to_pylist():
+        if number is None:
+            out.append(None)
+            continue
+        days, left = divmod(number, per_day)
+        text = _civil_date(days)
+        if per_second is not None:
+            seconds, fraction = divmod(left, per_second)
+            text += f"T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+            if fraction:
+                text += f".{fraction:0{len(str(per_second)) - 1}d}"
+            text += "Z" if values.type.tz else ""
+        out.append(text)
+    return out
+
+
+def _civil_date(days: int) -> str:
+    """Proleptic Gregorian date of a day count from 1970-01-01, any year (H. Hinnant's algorithm)."""
+    z = days + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (month <= 2)
+    return f"{'-' if year < 0 else ''}{abs(year):04d}-{month:02d}-{day:02d}"
 
 
 def as_text(values: Any) -> Any:
@@ -258,18 +379,43 @@ def _parse_with_format(text: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array]:
     printed back the same way and skip that check. Printing is slow, and dates repeat a lot, so
     the work is done once per distinct text.
     """
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     encoded = pc.dictionary_encode(text)
-    distinct = encoded.dictionary
+    parsed, ok = _parse_distinct(encoded.dictionary, fmt)
+    return pc.take(parsed, encoded.indices), pc.fill_null(pc.take(ok, encoded.indices), False)
+
+
+def _parse_distinct(distinct: pa.Array, fmt: str) -> tuple[pa.Array, pa.Array]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     parsed = pc.strptime(distinct, format=fmt, unit="s", error_is_null=True)
     ok = pc.is_valid(parsed)
     if "%z" not in fmt and "%Z" not in fmt:
         printed = pc.strftime(parsed, format=fmt)
         ok = pc.and_(ok, pc.equal(_normalise_rendering(printed), _normalise_rendering(distinct)))
-    parsed = pc.cast(parsed, pa.timestamp("us", tz=parsed.type.tz))
+    return pc.cast(parsed, pa.timestamp("us", tz=parsed.type.tz)), ok
+
+
+def _parse_with_formats(text: pa.Array, formats: tuple[str, ...]) -> tuple[pa.Array, pa.Array]:
+    """(UTC timestamps, ok) for text in the first of `formats` that reads it (zone-less as UTC)."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(text)
+    parsed = ok = None
+    for fmt in formats:
+        these, good = _parse_distinct(encoded.dictionary, fmt)
+        these, good = _utc(these), pc.fill_null(good, False)
+        if parsed is None:
+            parsed, ok = these, good
+        else:  # an earlier format that read the value wins
+            parsed, ok = pc.if_else(ok, parsed, these), pc.or_(ok, good)
     return pc.take(parsed, encoded.indices), pc.fill_null(pc.take(ok, encoded.indices), False)
+
+
+def _parse(text: pa.Array, fmt: str | tuple[str, ...]) -> tuple[pa.Array, pa.Array]:
+    return _parse_with_formats(text, fmt) if isinstance(fmt, tuple) else _parse_with_format(text, fmt)
 
 
 def _utc(values: pa.Array) -> pa.Array:
@@ -295,7 +441,7 @@ def _to_date(ctx: EvalContext, values: pa.Array, fmt: str | None) -> pa.Array:
         if fast is not None:
             return fast
     text = _clean_text(values)
-    parsed, ok = _parse_with_format(text, fmt or "%Y-%m-%d")
+    parsed, ok = _parse(text, fmt or "%Y-%m-%d")
     if not fmt:
         ok = pc.and_(ok, pc.fill_null(pc.match_substring_regex(text, _ISO_DATE), False))
     parsed = _reject(ctx, pc.is_valid(text), ok, parsed, values, expected("date", fmt))
@@ -320,7 +466,7 @@ def _to_timestamp(ctx: EvalContext, values: pa.Array, fmt: str | None) -> pa.Arr
     text = _clean_text(values)
     message = expected("timestamp", fmt)
     if fmt:
-        parsed, ok = _parse_with_format(text, fmt)
+        parsed, ok = _parse(text, fmt)
         return _utc(_reject(ctx, pc.is_valid(text), ok, parsed, values, message))
     return _utc(_parse_iso_timestamps(ctx, text, values, message))
 
@@ -373,7 +519,7 @@ _CONVERTERS = {
 # --- pure Python (parse time) ----------------------------------------------------------------------
 
 
-def coerce_constant(value: Any, field_type: str, fmt: str | None = None) -> Any:
+def coerce_constant(value: Any, field_type: str, fmt: Formats = None) -> Any:
     """A YAML constant as a Python value of `field_type`; ValueError (with `expected`) if impossible."""
     if value is None or (isinstance(value, str) and not value.strip() and field_type != "string"):
         return None
@@ -427,7 +573,14 @@ def coerce_constant(value: Any, field_type: str, fmt: str | None = None) -> Any:
     raise ValueError(f"unknown field type '{field_type}'")
 
 
-def _py_datetime(text: str, fmt: str | None, *, date_only: bool, fail: ValueError) -> datetime:
+def _py_datetime(text: str, fmt: Formats, *, date_only: bool, fail: ValueError) -> datetime:
+    if isinstance(fmt, tuple):
+        for one in fmt:
+            try:
+                return datetime.strptime(text, one)
+            except ValueError:
+                continue
+        raise fail
     try:
         if fmt:
             return datetime.strptime(text, fmt)

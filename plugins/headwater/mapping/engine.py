@@ -13,53 +13,17 @@ from typing import TYPE_CHECKING, Any
 from headwater.errors import ConfigError, ConfigIssue, SelectionError
 from headwater.mapping import casting
 from headwater.mapping.context import EvalContext, MappingError
-from headwater.mapping.expressions import BinaryOp, Call, Column, Literal, Node, columns, parse
+from headwater.mapping.evaluation import evaluate, source_columns
+from headwater.mapping.expressions import Column, Literal, Node, columns, parse
 from headwater.mapping.functions import FUNCTIONS, FunctionSpec
 from headwater.mapping.models import MappingConfig, check_mapping
-from headwater.mapping.operators import OPERATORS
-from headwater.records import ROW_ID, RowError, render_value
+from headwater.records import LOCATION, ROW_ID, RowError, render_value
 from headwater.target_schemas import SchemaField, TargetSchema, arrow_schema, arrow_type
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = ["CompiledMapping", "MapResult", "MappingError", "compile_mapping", "evaluate"]
-
-
-def evaluate(node: Node, ctx: EvalContext) -> Any:
-    """Value of an expression over the context's columns: an Arrow array, or a scalar for constants."""
-    if isinstance(node, Column):
-        return ctx.column(node.name)
-    if isinstance(node, Literal):
-        return _scalar(node.value)
-    memo = ctx.memo if not (isinstance(node, Call) and node.name in VOLATILE) else None
-    if memo is not None and node in memo:
-        value, failures = memo[node]
-        for failure in failures:  # the rows this subexpression rejected are rejected in this field too
-            ctx.fail(failure.mask, failure.raw, failure.message)
-        return value
-    before = len(ctx.failures)
-    if isinstance(node, Call):
-        spec = FUNCTIONS[node.name]
-        args = [a.value if i in spec.literals else evaluate(a, ctx) for i, a in enumerate(node.args)]
-        value = spec.impl(ctx, *args)
-    elif isinstance(node, BinaryOp):
-        value = OPERATORS[node.op](ctx, evaluate(node.left, ctx), evaluate(node.right, ctx))
-    else:
-        raise TypeError(f"not an expression node: {node!r}")
-    if memo is not None:
-        memo[node] = (value, ctx.failures[before:])
-    return value
-
-
-# Functions whose every call gives new values: never shared between fields.
-VOLATILE = frozenset({"uuid"})
-
-
-def _scalar(value: Any) -> pa.Scalar:
-    import pyarrow as pa
-
-    return pa.scalar(value)
 
 
 @dataclass(frozen=True)
@@ -131,13 +95,15 @@ class CompiledMapping:
         started = now or datetime.now(UTC)
         memo: dict = {}
         outputs: list[pa.Array] = []
-        problems: list[tuple[pa.BooleanArray, str, str, pa.Array | None, str]] = []
+        problems: list[Problem] = []
         for target in self.schema.fields:
             plan = self.plans.get(target.name)
             ctx = EvalContext(source, n, started, run_date=run_date, cache=self.cache, memo=memo)
             values = self._map_field(plan, ctx) if plan else pa.nulls(n, arrow_type(target.type))
             outputs.append(values)
-            problems.extend((f.mask, "CAST_FAILED", target.name, f.raw, f.message) for f in ctx.failures)
+            problems.extend(
+                Problem(f.mask, f.code, target.name, f.raw, f.message, f.columns) for f in ctx.failures
+            )
             if target.required:
                 empty = pc.is_null(values)
                 if target.type == "string":
@@ -147,24 +113,17 @@ class CompiledMapping:
                 if ctx.failed is not None:
                     empty = pc.and_(empty, pc.invert(ctx.failed))
                 if pc.any(empty).as_py():
-                    problems.append(
-                        (
-                            empty,
-                            "REQUIRED_MISSING",
-                            target.name,
-                            None,
-                            f"required field '{target.name}' has no value",
-                        )
-                    )
+                    message = f"required field '{target.name}' has no value"
+                    problems.append(Problem(empty, "REQUIRED_MISSING", target.name, None, message))
         flat = dict(zip(self.schema.field_names, outputs, strict=True))
         output = self.output_schema()
         mapped = pa.Table.from_arrays([*_nest(arrow_schema(self.schema), flat, ""), row_ids], schema=output)
         if not problems:
             return MapResult(mapped, [], n)
-        rejected = problems[0][0]
-        for mask, *_ in problems[1:]:
-            rejected = pc.or_(rejected, mask)
-        errors = self._row_errors(table, row_ids, rejected, problems)
+        rejected = problems[0].mask
+        for problem in problems[1:]:
+            rejected = pc.or_(rejected, problem.mask)
+        errors = _row_errors(table, source, row_ids, rejected, problems)
         return MapResult(mapped.filter(pc.invert(rejected)), errors, n)
 
     def _require_columns(self, table: pa.Table) -> None:
@@ -183,6 +142,8 @@ class CompiledMapping:
 
         try:
             values = evaluate(plan.node, ctx)
+            # What fails from here on is reported with the source columns the field reads.
+            ctx.reading = source_columns(plan.node)
             for spec in plan.transforms:
                 values = spec.impl(ctx, values)
             values = casting.convert(ctx, values, plan.field.type, plan.format)
@@ -197,26 +158,98 @@ class CompiledMapping:
             values = pc.if_else(empty, pa.scalar(plan.default, values.type), values)
         return values
 
-    @staticmethod
-    def _row_errors(table: pa.Table, row_ids: pa.Array, rejected: pa.Array, problems: list) -> list[RowError]:
-        import pyarrow.compute as pc
 
-        positions = pc.indices_nonzero(rejected)
-        originals = table.drop_columns([ROW_ID]) if ROW_ID in table.column_names else table
-        records = {
-            pos: json.dumps(row, default=str, ensure_ascii=False)
-            for pos, row in zip(positions.to_pylist(), originals.take(positions).to_pylist(), strict=True)
-        }
-        found: list[tuple[int, int, RowError]] = []
-        for order, (mask, code, column, raw, message) in enumerate(problems):
-            where = pc.indices_nonzero(mask)
-            raws = raw.take(where).to_pylist() if raw is not None else [None] * len(where)
-            for pos, row, value in zip(where.to_pylist(), row_ids.take(where).to_pylist(), raws, strict=True):
-                text = value if value is None or isinstance(value, str) else str(value)
-                error = RowError(row, "map", code, column, render_value(text), message, records[pos])
-                found.append((pos, order, error))
-        found.sort(key=lambda item: (item[0], item[1]))
-        return [e for _, _, e in found]
+@dataclass(frozen=True)
+class Problem:
+    """Rows of one field rejected for one reason, before they become RowErrors."""
+
+    mask: pa.BooleanArray
+    code: str
+    column: str  # the target field
+    raw: pa.Array | None  # the value met where it failed (shown when the expression reads no column)
+    message: str
+    sources: tuple[str, ...] = ()  # source columns read by what failed: their values are shown
+
+
+def _row_errors(
+    table: pa.Table,
+    source: dict[str, pa.Array],
+    row_ids: pa.Array,
+    rejected: pa.Array,
+    problems: list[Problem],
+) -> list[RowError]:
+    """One RowError per problem and row, in row order; each with the source row as JSON and the
+    value as the source had it (the column read, or all of them as JSON when several are)."""
+    import pyarrow.compute as pc
+
+    positions = pc.indices_nonzero(rejected)
+    hidden = [c for c in (ROW_ID, LOCATION) if c in table.column_names]
+    originals = table.drop_columns(hidden).take(positions)
+    values = {name: _pylist(originals.column(name)) for name in originals.column_names}
+    records = {
+        pos: json.dumps(dict(zip(values, row, strict=True)), default=str, ensure_ascii=False)
+        for pos, row in zip(positions.to_pylist(), zip(*values.values(), strict=True), strict=True)
+    }
+    if not values:  # a table of no columns but ours
+        records = dict.fromkeys(positions.to_pylist(), "{}")
+    locations = (
+        dict(zip(positions.to_pylist(), _pylist(table.column(LOCATION).take(positions)), strict=True))
+        if LOCATION in table.column_names
+        else {}
+    )
+    found: list[tuple[int, int, RowError]] = []
+    for order, problem in enumerate(problems):
+        where = pc.indices_nonzero(problem.mask)
+        shown = _shown_values(problem, source, where)
+        for pos, row, value in zip(where.to_pylist(), row_ids.take(where).to_pylist(), shown, strict=True):
+            error = RowError(
+                row,
+                "map",
+                problem.code,
+                problem.column,
+                render_value(value),
+                problem.message,
+                records[pos],
+                locations.get(pos),
+            )
+            found.append((pos, order, error))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [e for _, _, e in found]
+
+
+def _shown_values(problem: Problem, source: dict[str, pa.Array], where: pa.Array) -> list[str | None]:
+    """The offending value of each row in `where` as text: what the source had in the column(s) read."""
+    if problem.sources:
+        read = {name: _pylist(source[name].take(where)) for name in problem.sources}
+        if len(read) == 1:
+            return [_as_text(v) for v in next(iter(read.values()))]
+        return [
+            json.dumps(dict(zip(read, row, strict=True)), default=str, ensure_ascii=False)
+            for row in zip(*read.values(), strict=True)
+        ]
+    if problem.raw is None:
+        return [None] * len(where)
+    return [_as_text(v) for v in _pylist(problem.raw.take(where))]
+
+
+def _as_text(value: Any) -> str | None:
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _pylist(values: pa.Array | pa.ChunkedArray) -> list:
+    """Python values; those Python cannot hold (a date of year 0) as Arrow renders them as text."""
+    import pyarrow as pa
+
+    try:
+        return values.to_pylist()
+    except (ValueError, OverflowError, pa.ArrowException):
+        values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        if pa.types.is_date(values.type) or pa.types.is_timestamp(values.type):
+            return casting.render_temporal(values)
+        try:
+            return values.cast(pa.string()).to_pylist()
+        except pa.ArrowException:
+            return ["<value Python cannot represent>"] * len(values)
 
 
 def _nest(schema: pa.Schema | list, flat: dict[str, pa.Array], prefix: str) -> list[pa.Array]:

@@ -26,59 +26,19 @@ import difflib
 import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from headwater.mapping.functions import FUNCTIONS, FunctionSpec
+from headwater.mapping.syntax import (  # re-exported: the tree is used with the parser
+    COMPARISONS,
+    BinaryOp,
+    Call,
+    Column,
+    ExpressionError,
+    Literal,
+    Node,
+)
+from headwater.mapping.typecheck import infer
 
-
-class ExpressionError(ValueError):
-    """An expression that cannot be parsed; `message` already names the position."""
-
-    def __init__(self, message: str, position: int):
-        super().__init__(message)
-        self.message = message
-        self.position = position
-
-
-# --- AST -------------------------------------------------------------------------------------------
-# `pos` is left out of equality so that trees can be compared by shape in tests and caches.
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    name: str
-    pos: int = field(default=0, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Literal:
-    value: str | int | float | bool | None
-    pos: int = field(default=0, compare=False)
-    # Part of equality so that 1, 1.0 and true (equal in Python) are different literals.
-    kind: str = field(init=False, default="", repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", type(self.value).__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    name: str
-    args: tuple[Node, ...] = ()
-    pos: int = field(default=0, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class BinaryOp:
-    op: str  # + - * / || = != < <= > >= and or
-    left: Node
-    right: Node
-    pos: int = field(default=0, compare=False)
-
-
-Node = Column | Literal | Call | BinaryOp
-
-COMPARISONS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _KEYWORDS = {"true": True, "false": False, "null": None}
 
 # --- tokenizer -------------------------------------------------------------------------------------
@@ -341,10 +301,10 @@ def _check_call(spec: FunctionSpec, args: list[Node], pos: int) -> None:
             f"got {len(args)}; usage: {spec.signature}",
             pos,
         )
-    for index, wanted in spec.literals.items():
-        if index >= len(args):
+    for index, arg in enumerate(args):
+        wanted = spec.literal_type(index)
+        if wanted is None:
             continue
-        arg = args[index]
         ok = isinstance(arg, Literal) and isinstance(arg.value, wanted) and not isinstance(arg.value, bool)
         if not ok:
             kind = "an integer" if wanted is int else "a string"
@@ -370,16 +330,12 @@ def parse(text: str) -> Node:
     tok = parser.tokens[parser.i]
     if tok[0] != "end":
         raise ExpressionError(f"unexpected {_describe(tok)} at position {tok[2]}", tok[2])
-    from headwater.mapping.typecheck import infer  # imports this module: not at the top
-
     infer(node)
     return node
 
 
 def result_type(text: str) -> str:
     """Static type of a (valid) expression: string, number, integer, boolean, date, timestamp, array or any."""
-    from headwater.mapping.typecheck import infer
-
     kind = infer(parse(text))
     return "any" if kind == "null" else kind
 

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from headwater.mapping import casting
 from headwater.mapping.context import EvalContext, MappingError
-from headwater.mapping.functions import _text, per_distinct, register, value_kind
+from headwater.mapping.kernel import as_string, per_distinct, value_kind
+from headwater.mapping.registry import register
 
 URL_PARTS = ("scheme", "host", "port", "path", "query", "fragment", "user")
 _JSON_PATH = re.compile(r"^\$?((?:\.[^.\[\]]+|\[\d+\])*)$")
@@ -215,7 +216,7 @@ def _json_values(ctx: EvalContext, s: Any, convert: Any, out_type: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = ctx.broadcast(_text(s))
+    text = ctx.broadcast(as_string(s))
     bad: set[str] = set()
 
     def parse(value: str) -> Any:
@@ -294,7 +295,7 @@ def _url_part(value: str, part: str) -> str | None:
 def url_part(ctx: EvalContext, s: Any, part: str) -> Any:
     import pyarrow as pa
 
-    return per_distinct(_text(s), lambda v: _url_part(v, part), pa.string())
+    return per_distinct(as_string(s), lambda v: _url_part(v, part), pa.string())
 
 
 @register(
@@ -312,7 +313,7 @@ def url_param(ctx: EvalContext, s: Any, name: str) -> Any:
             return None
         return found[0] if found else None
 
-    return per_distinct(_text(s), param, pa.string())
+    return per_distinct(as_string(s), param, pa.string())
 
 
 def _check_region(values: tuple) -> str | None:
@@ -344,5 +345,5 @@ def phone_e164(ctx: EvalContext, s: Any, region: str | None = None) -> Any:
         return phonenumbers.format_number(number, e164) if phonenumbers.is_valid_number(number) else None
 
     return per_distinct(
-        _text(s), normalise, pa.string(), memo=ctx.cache.setdefault(("phone_e164", region), {})
+        as_string(s), normalise, pa.string(), memo=ctx.cache.setdefault(("phone_e164", region), {})
     )

@@ -15,7 +15,19 @@ import zlib
 from typing import Any
 
 from headwater.mapping.context import EvalContext, MappingError
-from headwater.mapping.functions import _digest, _text, per_distinct, register
+from headwater.mapping.kernel import as_string, digest, per_distinct
+from headwater.mapping.registry import register
+
+
+@register("sha256(s) -> string", "Hex SHA-256 of the text's UTF-8 bytes.")
+def sha256(ctx: EvalContext, s: Any) -> Any:
+    return digest(s, hashlib.sha256)
+
+
+@register("md5(s) -> string", "Hex MD5 of the text's UTF-8 bytes.")
+def md5(ctx: EvalContext, s: Any) -> Any:
+    return digest(s, hashlib.md5)
+
 
 _SECRET_NAME = re.compile(r"^(conn:)?[A-Za-z0-9_.-]+$")
 
@@ -68,14 +80,14 @@ def secret(ctx: EvalContext, name: str, function: str) -> bytes:
 
 @register("sha1(s) -> string", "Hex SHA-1 of the text's UTF-8 bytes.")
 def sha1(ctx: EvalContext, s: Any) -> Any:
-    return _digest(s, hashlib.sha1)
+    return digest(s, hashlib.sha1)
 
 
 @register("crc32(s) -> integer", "CRC-32 of the text's UTF-8 bytes, as an integer from 0 to 4294967295.")
 def crc32(ctx: EvalContext, s: Any) -> Any:
     import pyarrow as pa
 
-    return per_distinct(_text(s), zlib.crc32, pa.int64(), binary=True)
+    return per_distinct(as_string(s), zlib.crc32, pa.int64(), binary=True)
 
 
 @register(
@@ -86,7 +98,7 @@ def crc32(ctx: EvalContext, s: Any) -> Any:
 )
 def sha256_salted(ctx: EvalContext, s: Any, name: str) -> Any:
     salt = secret(ctx, name, "sha256_salted")
-    return _digest(s, lambda data: hashlib.sha256(salt + data))
+    return digest(s, lambda data: hashlib.sha256(salt + data))
 
 
 @register(
@@ -97,7 +109,7 @@ def sha256_salted(ctx: EvalContext, s: Any, name: str) -> Any:
 )
 def hmac_sha256(ctx: EvalContext, s: Any, name: str) -> Any:
     key = secret(ctx, name, "hmac_sha256")
-    return _digest(s, lambda data: hmac.new(key, data, hashlib.sha256))
+    return digest(s, lambda data: hmac.new(key, data, hashlib.sha256))
 
 
 @register("uuid() -> string", "A random UUID (version 4) per row.")
@@ -126,4 +138,4 @@ def uuid5(ctx: EvalContext, s: Any, namespace: str | None = None) -> Any:
     import pyarrow as pa
 
     space = uuid_module.UUID(namespace) if namespace else uuid_module.NAMESPACE_URL
-    return per_distinct(_text(s), lambda v: str(uuid_module.uuid5(space, v)), pa.string())
+    return per_distinct(as_string(s), lambda v: str(uuid_module.uuid5(space, v)), pa.string())

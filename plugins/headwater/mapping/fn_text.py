@@ -1,4 +1,5 @@
-"""Text functions beyond the basics: split, regex match/replace, padding, format, tests on text."""
+"""Text: trim, case, concat, substr, replace, regular expressions, padding, format, tests on text,
+email domains."""
 
 from __future__ import annotations
 
@@ -6,8 +7,173 @@ import re
 from typing import Any
 
 from headwater.mapping import fastpath
-from headwater.mapping.context import EvalContext
-from headwater.mapping.functions import _text, register
+from headwater.mapping.context import EvalContext, MappingError
+from headwater.mapping.kernel import as_string, is_scalar
+from headwater.mapping.registry import register
+
+
+def _group_field(pattern: str, group: int) -> tuple[str, str]:
+    """Arrow extracts named groups only and refuses unnamed ones: name capture group `group`
+    (0 = the whole match) and make the other unnamed groups non-capturing."""
+    name = "hw_group"
+    out: list[str] = []
+    field = name
+    count, i, n = 0, 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "[":
+            j = i + 1
+            j += pattern.startswith("^", j)
+            j += pattern.startswith("]", j)  # a leading ] is a literal inside a class
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            out.append(pattern[i : j + 1])
+            i = j + 1
+            continue
+        out.append(c)
+        if c == "(":
+            named = re.match(r"\?P?<([A-Za-z_]\w*)>", pattern[i + 1 :])
+            if named or not pattern.startswith("?", i + 1):
+                count += 1
+                if count == group and named:
+                    field = named.group(1)
+                elif count == group:
+                    out.append(f"?P<{name}>")
+                elif not named:
+                    out.append("?:")
+        i += 1
+    rewritten = "".join(out)
+    if group == 0:
+        return f"(?P<{name}>{rewritten})", name
+    if count < group:
+        raise MappingError(f"regular expression {pattern!r} has no group {group}")
+    return rewritten, field
+
+
+def _check_regex(values: tuple) -> str | None:
+    pattern = values[1]
+    group = values[2] if len(values) > 2 else 0
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        return f"invalid regular expression {pattern!r} ({exc.msg})"
+    if re.search(r"\(\?<?[=!]", pattern):
+        return f"look-around is not supported in regular expression {pattern!r}"
+    if not 0 <= group <= compiled.groups:
+        return f"group {group} does not exist in {pattern!r} (it has {compiled.groups})"
+    return None
+
+
+def _check_substr(values: tuple) -> str | None:
+    if values[1] < 1:
+        return "start counts from 1"
+    if values[2] < 0:
+        return "length must not be negative"
+    return None
+
+
+@register("trim(s: string) -> string", "Text without leading and trailing whitespace.")
+def trim(ctx: EvalContext, s: Any) -> Any:
+    import pyarrow.compute as pc
+
+    text = as_string(s)
+    return pc.utf8_trim_whitespace(text) if is_scalar(text) else fastpath.trim(text)
+
+
+@register("lower(s: string) -> string", "Text in lower case.")
+def lower(ctx: EvalContext, s: Any) -> Any:
+    import pyarrow.compute as pc
+
+    text = as_string(s)
+    return pc.utf8_lower(text) if is_scalar(text) else fastpath.lower(text)
+
+
+@register("upper(s: string) -> string", "Text in upper case.")
+def upper(ctx: EvalContext, s: Any) -> Any:
+    import pyarrow.compute as pc
+
+    text = as_string(s)
+    return pc.utf8_upper(text) if is_scalar(text) else fastpath.upper(text)
+
+
+@register(
+    "concat(s, ...) -> string",
+    "Texts joined; a null counts as '' unless every argument is null (then null). Same as ||.",
+)
+def concat(ctx: EvalContext, *parts: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = [as_string(p) for p in parts]
+    joined = pc.binary_join_element_wise(*texts, "", null_handling="replace", null_replacement="")
+    if any(t.is_valid if isinstance(t, pa.Scalar) else t.null_count == 0 for t in texts):
+        return joined  # some argument is never null, so no row is all-null
+    all_null = pc.is_null(texts[0])
+    for t in texts[1:]:
+        all_null = pc.and_(all_null, pc.is_null(t))
+    return pc.if_else(all_null, pa.scalar(None, pa.string()), joined)
+
+
+@register(
+    "substr(s: string, start: integer, length: integer) -> string",
+    "Part of the text: `length` characters from position `start` (counting from 1).",
+    literals={1: int, 2: int},
+    check=_check_substr,
+)
+def substr(ctx: EvalContext, s: Any, start: int, length: int) -> Any:
+    import pyarrow.compute as pc
+
+    return pc.utf8_slice_codeunits(as_string(s), start=start - 1, stop=start - 1 + length)
+
+
+@register(
+    "replace(s: string, old: string, new: string) -> string",
+    "Text with every occurrence of `old` replaced by `new` (plain text, not a pattern).",
+    literals={1: str, 2: str},
+    check=lambda v: "old must not be empty" if v[1] == "" else None,
+)
+def replace(ctx: EvalContext, s: Any, old: str, new: str) -> Any:
+    import pyarrow.compute as pc
+
+    return pc.replace_substring(as_string(s), pattern=old, replacement=new)
+
+
+@register(
+    "regex_extract(s: string, pattern: string, group?: integer) -> string",
+    "Capture group `group` (default 0, the whole match) of the first match of an RE2 pattern; null if no match.",
+    literals={1: str, 2: int},
+    check=_check_regex,
+)
+def regex_extract(ctx: EvalContext, s: Any, pattern: str, group: int = 0) -> Any:
+    import pyarrow.compute as pc
+
+    named, name = _group_field(pattern, group)
+    found = pc.extract_regex(ctx.broadcast(as_string(s)), pattern=named)
+    return pc.struct_field(found, [found.type.get_field_index(name)])
+
+
+@register(
+    "email_domain(s: string) -> string", "Lower-case domain of an email address; null when it is not one."
+)
+def email_domain(ctx: EvalContext, s: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = fastpath.lower(fastpath.trim(ctx.broadcast(as_string(s))))
+    # Split on '@' rather than a regex: several times faster, and the same answer.
+    parts = pc.split_pattern(text, "@")
+    ok = pc.equal(pc.list_value_length(parts), 2)  # exactly one '@'
+    ok = pc.and_(ok, pc.invert(pc.or_(pc.starts_with(text, "@"), pc.ends_with(text, "@"))))
+    if fastpath.has_whitespace(text):
+        ok = pc.and_(ok, pc.invert(pc.match_substring_regex(text, r"\s")))
+    lengths = pc.cast(pc.fill_null(pc.list_value_length(parts), 0), pa.int64())
+    last = pc.subtract(pc.cumulative_sum(lengths), 1)
+    domain = pc.take(pc.list_flatten(parts), pc.if_else(ok, last, pa.scalar(None, pa.int64())))
+    return domain
 
 
 def _check_pattern(values: tuple) -> str | None:
@@ -47,7 +213,7 @@ def _check_format(values: tuple) -> str | None:
 def split(ctx: EvalContext, s: Any, separator: str) -> Any:
     import pyarrow.compute as pc
 
-    return pc.split_pattern(ctx.broadcast(_text(s)), pattern=separator)
+    return pc.split_pattern(ctx.broadcast(as_string(s)), pattern=separator)
 
 
 @register(
@@ -59,7 +225,7 @@ def split(ctx: EvalContext, s: Any, separator: str) -> Any:
 def regex_match(ctx: EvalContext, s: Any, pattern: str) -> Any:
     import pyarrow.compute as pc
 
-    return fastpath.by_distinct(_text(s), lambda text: pc.match_substring_regex(text, pattern=pattern))
+    return fastpath.by_distinct(as_string(s), lambda text: pc.match_substring_regex(text, pattern=pattern))
 
 
 @register(
@@ -74,7 +240,7 @@ def regex_replace(ctx: EvalContext, s: Any, pattern: str, replacement: str) -> A
     def kernel(text: Any) -> Any:
         return pc.replace_substring_regex(text, pattern=pattern, replacement=replacement)
 
-    return fastpath.by_distinct(_text(s), kernel)
+    return fastpath.by_distinct(as_string(s), kernel)
 
 
 @register(
@@ -86,7 +252,7 @@ def regex_replace(ctx: EvalContext, s: Any, pattern: str, replacement: str) -> A
 def lpad(ctx: EvalContext, s: Any, length: int, fill: str = " ") -> Any:
     import pyarrow.compute as pc
 
-    return pc.utf8_lpad(_text(s), width=length, padding=fill)
+    return pc.utf8_lpad(as_string(s), width=length, padding=fill)
 
 
 @register(
@@ -98,7 +264,7 @@ def lpad(ctx: EvalContext, s: Any, length: int, fill: str = " ") -> Any:
 def rpad(ctx: EvalContext, s: Any, length: int, fill: str = " ") -> Any:
     import pyarrow.compute as pc
 
-    return pc.utf8_rpad(_text(s), width=length, padding=fill)
+    return pc.utf8_rpad(as_string(s), width=length, padding=fill)
 
 
 @register(
@@ -113,7 +279,7 @@ def format_(ctx: EvalContext, template: str, *values: Any) -> Any:
     pieces = template.split("{}")
     parts: list[Any] = [pieces[0]]
     for value, piece in zip(values, pieces[1:], strict=True):
-        parts += [ctx.broadcast(_text(value)), piece]
+        parts += [ctx.broadcast(as_string(value)), piece]
     return pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")
 
 
@@ -122,14 +288,14 @@ def length(ctx: EvalContext, s: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    return pc.cast(pc.utf8_length(_text(s)), pa.int64())
+    return pc.cast(pc.utf8_length(as_string(s)), pa.int64())
 
 
 @register("initcap(s: string) -> string", "Each word with an upper-case first letter, the rest lower case.")
 def initcap(ctx: EvalContext, s: Any) -> Any:
     import pyarrow.compute as pc
 
-    return pc.utf8_title(pc.utf8_lower(_text(s)))
+    return pc.utf8_title(pc.utf8_lower(as_string(s)))
 
 
 @register(
@@ -140,7 +306,7 @@ def initcap(ctx: EvalContext, s: Any) -> Any:
 def contains(ctx: EvalContext, s: Any, part: str) -> Any:
     import pyarrow.compute as pc
 
-    return pc.match_substring(_text(s), pattern=part)
+    return pc.match_substring(as_string(s), pattern=part)
 
 
 @register(
@@ -151,7 +317,7 @@ def contains(ctx: EvalContext, s: Any, part: str) -> Any:
 def starts_with(ctx: EvalContext, s: Any, prefix: str) -> Any:
     import pyarrow.compute as pc
 
-    return pc.starts_with(_text(s), pattern=prefix)
+    return pc.starts_with(as_string(s), pattern=prefix)
 
 
 @register(
@@ -162,4 +328,4 @@ def starts_with(ctx: EvalContext, s: Any, prefix: str) -> Any:
 def ends_with(ctx: EvalContext, s: Any, suffix: str) -> Any:
     import pyarrow.compute as pc
 
-    return pc.ends_with(_text(s), pattern=suffix)
+    return pc.ends_with(as_string(s), pattern=suffix)

@@ -9,7 +9,8 @@ from typing import Any
 
 from headwater.mapping import casting
 from headwater.mapping.context import EvalContext
-from headwater.mapping.functions import _text, register, value_kind
+from headwater.mapping.kernel import as_string, value_kind
+from headwater.mapping.registry import register
 
 PARTS = ("year", "quarter", "month", "week", "day", "day_of_week", "day_of_year", "hour", "minute", "second")
 UNITS = ("second", "minute", "hour", "day", "week", "month", "quarter", "year")
@@ -77,7 +78,7 @@ def _timestamp(ctx: EvalContext, value: Any) -> Any:
 def parse_timestamp(ctx: EvalContext, s: Any, format: str, zone: str | None = None) -> Any:
     import pyarrow as pa
 
-    text = casting._clean_text(ctx.broadcast(_text(s)))
+    text = casting._clean_text(ctx.broadcast(as_string(s)))
     parsed, ok = casting._parse_with_format(text, format)
     parsed = casting._reject(
         ctx, pa.compute.is_valid(text), ok, parsed, ctx.broadcast(s), casting.expected("timestamp", format)
@@ -161,28 +162,63 @@ def date_add(ctx: EvalContext, x: Any, n: Any, unit: str) -> Any:
 
     x = ctx.broadcast(x)
     is_date = value_kind(x.type) == "date"
-    stamp = pc.cast(x, pa.timestamp("us")) if is_date else pc.cast(_timestamp(ctx, x), pa.timestamp("us"))
-    count = casting.convert(ctx, n, "integer")
+    if is_date:  # a date beyond year 9999 would overflow microseconds
+        stamp = pc.cast(casting.in_range(ctx, pc.cast(x, pa.date32())), pa.timestamp("us"))
+    else:
+        stamp = pc.cast(_timestamp(ctx, x), pa.timestamp("us"))
+    count = _bounded(ctx, casting.convert(ctx, n, "integer"), unit)
     if unit in _MICROS:
         micros = pc.cast(pc.multiply_checked(count, _MICROS[unit]), pa.duration("us"))
         moved = pc.add(stamp, micros)
     else:
         months = pc.multiply_checked(count, {"month": 1, "quarter": 3, "year": 12}[unit])
-        moved = _add_months(stamp, months)
+        moved = _add_months(ctx, stamp, months)
     if is_date and unit not in ("second", "minute", "hour"):
         return pc.cast(moved, pa.date32())
     return pc.cast(moved, pa.timestamp("us", tz="UTC"))
 
 
-def _add_months(stamp: Any, months: Any) -> Any:
+# Moves beyond this many years land outside 0001..9999 from anywhere; bounding them first keeps
+# the microsecond arithmetic from overflowing (which would fail the whole batch or wrap round).
+_MAX_YEARS = 10_000
+_LIMITS = {
+    **{unit: _MAX_YEARS * 366 * 86_400_000_000 // micros for unit, micros in _MICROS.items()},
+    "month": _MAX_YEARS * 12,
+    "quarter": _MAX_YEARS * 4,
+    "year": _MAX_YEARS,
+}
+_OUTSIDE = "gives a date outside the range the lake can read (0001-01-01 to 9999-12-31)"
+
+
+def _bounded(ctx: EvalContext, count: Any, unit: str) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from headwater.mapping.context import OUT_OF_RANGE
+
+    count = ctx.broadcast(count)
+    beyond = pc.fill_null(pc.greater(pc.abs(count), _LIMITS[unit]), False)
+    if not pc.any(beyond).as_py():
+        return count
+    ctx.fail(beyond, count, f"date_add by more than {_MAX_YEARS:,} years {_OUTSIDE}", OUT_OF_RANGE)
+    return pc.if_else(beyond, pa.scalar(None, count.type), count)
+
+
+def _add_months(ctx: EvalContext, stamp: Any, months: Any) -> Any:
     """Calendar month arithmetic from year/month/day parts (Arrow has no kernel for it)."""
     import pyarrow as pa
     import pyarrow.compute as pc
+
+    from headwater.mapping.context import OUT_OF_RANGE
 
     total = pc.add(pc.add(pc.multiply(pc.year(stamp), 12), pc.subtract(pc.month(stamp), 1)), months)
     year = pc.floor(pc.divide(pc.cast(total, pa.float64()), 12.0))
     month = pc.add(pc.subtract(pc.cast(total, pa.float64()), pc.multiply(year, 12.0)), 1.0)
     year, month = pc.cast(year, pa.int64()), pc.cast(month, pa.int64())
+    outside = pc.fill_null(pc.or_(pc.less(year, 1), pc.greater(year, 9999)), False)
+    if pc.any(outside).as_py():
+        ctx.fail(outside, pc.cast(year, pa.string()), f"date_add {_OUTSIDE}", OUT_OF_RANGE)
+        year = pc.if_else(outside, pa.scalar(None, pa.int64()), year)
     first = pc.strptime(
         pc.binary_join_element_wise(
             pc.cast(year, pa.string()),
@@ -260,3 +296,10 @@ def today(ctx: EvalContext) -> Any:
     import pyarrow as pa
 
     return pa.scalar(ctx.now.date(), pa.date32())
+
+
+@register("now() -> timestamp", "The time the mapping started (UTC), the same for every row of a run.")
+def now(ctx: EvalContext) -> Any:
+    import pyarrow as pa
+
+    return pa.scalar(ctx.now, pa.timestamp("us", tz="UTC"))

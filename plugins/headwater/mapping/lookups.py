@@ -18,7 +18,8 @@ import yaml
 
 from headwater import settings
 from headwater.mapping.context import EvalContext
-from headwater.mapping.functions import _text, register
+from headwater.mapping.kernel import as_string
+from headwater.mapping.registry import register
 
 SUFFIXES = (".csv", ".yaml", ".yml")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -120,5 +121,5 @@ def lookup(ctx: EvalContext, table: str, key: Any, column: str) -> Any:
             pa.array(list(first.values()), pa.string()),
         )
     keys, values = ctx.cache[cache_key]
-    index = pc.index_in(ctx.broadcast(_text(key)), value_set=keys)
+    index = pc.index_in(ctx.broadcast(as_string(key)), value_set=keys)
     return pc.take(values, index)

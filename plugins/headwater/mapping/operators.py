@@ -7,7 +7,8 @@ from typing import Any
 
 from headwater.mapping import casting
 from headwater.mapping.context import EvalContext, MappingError
-from headwater.mapping.functions import concat, value_kind
+from headwater.mapping.fn_text import concat
+from headwater.mapping.kernel import value_kind
 
 
 def _numeric(ctx: EvalContext, value: Any, op: str) -> Any:

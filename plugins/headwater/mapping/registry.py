@@ -31,6 +31,9 @@ class FunctionSpec:
     param_types: tuple[str, ...] = ()  # aligned with the named parameters (no "...")
     returns: str = "any"  # a type, or "T"
     arg_types: Callable[[int], tuple[str, ...]] | None = None  # argument count -> types, for pairs
+    # Lazy functions (case, iif, coalesce, decode) get their arguments unevaluated, as `Branch`es
+    # they evaluate on the rows that take them, so an untaken branch can never reject a row.
+    lazy: bool = False
 
     @property
     def signature(self) -> str:
@@ -47,7 +50,9 @@ class FunctionSpec:
     @property
     def unary(self) -> bool:
         """Usable in `transform`: one argument is enough and the count is bounded."""
-        return self.min_args <= 1 and self.max_args is not None and self.max_args >= 1
+        if self.max_args is None:  # variadic: only when the rest are optional literals (to_date's formats)
+            return self.min_args <= 1 and self.literal_type(1) is not None
+        return self.min_args <= 1 and self.max_args >= 1
 
     def accepts(self, count: int) -> bool:
         return count >= self.min_args and (self.max_args is None or count <= self.max_args)
@@ -62,6 +67,17 @@ class FunctionSpec:
                 else f"{self.min_args} argument{'s' if self.min_args != 1 else ''}"
             )
         return f"{self.min_args} to {self.max_args} arguments"
+
+    def literal_type(self, index: int) -> type | None:
+        """The literal type argument `index` must have, or None; a literal last parameter followed
+        by "..." makes every further argument a literal of that type too (to_date(s, f1, f2, ...))."""
+        if index in self.literals:
+            return self.literals[index]
+        named = [p for p in self.params if p != "..."]
+        last = len(named) - 1
+        if "..." in self.params and index > last and last in self.literals:
+            return self.literals[last]
+        return None
 
     def param_name(self, index: int) -> str:
         names = [p.rstrip("?") for p in self.params if p != "..."]
@@ -116,6 +132,7 @@ def register(
     literals: Mapping[int, type] | None = None,
     check: Callable[[tuple], str | None] | None = None,
     arg_types: Callable[[int], tuple[str, ...]] | None = None,
+    lazy: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Add a function; `signature` such as "substr(s: string, start: integer, length: integer) -> string",
     "to_date(s, format?: string) -> date" or "concat(s, ...) -> string" (untyped means `any`)."""
@@ -127,7 +144,18 @@ def register(
         if name in FUNCTIONS:
             raise ValueError(f"function '{name}' is already registered")
         FUNCTIONS[name] = FunctionSpec(
-            name, params, required, maximum, impl, doc, dict(literals or {}), check, types, returns, arg_types
+            name,
+            params,
+            required,
+            maximum,
+            impl,
+            doc,
+            dict(literals or {}),
+            check,
+            types,
+            returns,
+            arg_types,
+            lazy,
         )
         return impl
 

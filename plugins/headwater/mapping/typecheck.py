@@ -7,8 +7,8 @@ is an ExpressionError naming the position, so `upper(to_date(x))` fails when the
 
 from __future__ import annotations
 
-from headwater.mapping.expressions import BinaryOp, Call, Column, ExpressionError, Literal, Node
 from headwater.mapping.registry import FUNCTIONS
+from headwater.mapping.syntax import BinaryOp, Call, Column, ExpressionError, Literal, Node
 
 ARITHMETIC = frozenset({"+", "-", "*", "/"})
 LOGICAL = frozenset({"and", "or"})
