@@ -8,7 +8,7 @@ Every transaction is read-only (`default_transaction_read_only=on` in the sessio
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
@@ -19,7 +19,16 @@ from .base import Chunk
 if TYPE_CHECKING:
     import pyarrow as pa
 from .models import PostgresConnector
-from .sql import REFUSED, TIMEOUT, UNKNOWN_HOST, SqlSource, auth_failed, first_line, unknown_database
+from .sql import (
+    REFUSED,
+    RESTARTING,
+    TIMEOUT,
+    UNKNOWN_HOST,
+    SqlSource,
+    auth_failed,
+    first_line,
+    unknown_database,
+)
 
 # Connection extras passed on to libpq (allowlist: never spread extras wholesale).
 _LIBPQ_EXTRAS = (
@@ -30,7 +39,24 @@ _LIBPQ_EXTRAS = (
     "sslcrl",
     "application_name",
     "connect_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
 )
+# A peer that vanished (host down, network cut) is noticed within about a minute instead of never:
+# TCP keepalives probe an idle connection, tcp_user_timeout (ms) bounds unacknowledged sends. A
+# long-running query is not affected (the server's kernel answers the probes); a server process
+# that hangs is caught by the task's execution_timeout. Each can be overridden in the extras.
+_LIBPQ_DEFAULTS = {
+    "connect_timeout": "10",
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "60000",
+}
 
 
 class PostgresSourceHook(SqlSource, PostgresHook):
@@ -66,8 +92,7 @@ class PostgresSourceHook(SqlSource, PostgresHook):
         if conn.password:
             auth += ":" + quote(conn.password, safe="")
         extras = conn.extra_dejson
-        params = {k: str(extras[k]) for k in _LIBPQ_EXTRAS if k in extras}
-        params.setdefault("connect_timeout", "10")
+        params = {**_LIBPQ_DEFAULTS, **{k: str(extras[k]) for k in _LIBPQ_EXTRAS if k in extras}}
         params["options"] = "-c default_transaction_read_only=on"
         database = quote(self.database or conn.schema or "", safe="")
         return f"postgresql://{auth}@{host}:{port}/{database}?{urlencode(params, quote_via=quote)}"
@@ -81,6 +106,9 @@ class PostgresSourceHook(SqlSource, PostgresHook):
             return UNKNOWN_HOST
         if "timeout expired" in lower or "timed out" in lower:
             return TIMEOUT
+        # libpq gives no SQLSTATE for a refused startup, so the server's words are all there is.
+        if "the database system is" in lower:  # starting up / shutting down / in recovery mode
+            return RESTARTING
         if "password authentication failed" in lower or ("role" in lower and "does not exist" in lower):
             return auth_failed(self.connection.login)
         if "no password supplied" in lower:
@@ -99,11 +127,16 @@ class PostgresSourceHook(SqlSource, PostgresHook):
             raise self.connect_failure(self._reason(exc)) from exc
         try:
             yield conn
-        finally:
-            try:
-                conn.rollback()  # read-only: nothing to commit
-            finally:
+        except BaseException:
+            # The read failed (or was abandoned): a rollback on a dead connection would raise its own
+            # "Failed to rollback" and hide the first error. Closing ends the read-only transaction.
+            with suppress(Exception):
                 conn.close()
+            raise
+        try:
+            conn.rollback()  # read-only: nothing to commit
+        finally:
+            conn.close()
 
     # -- dialect ----------------------------------------------------------------------------------
     def quote_identifier(self, name: str) -> str:
@@ -145,8 +178,11 @@ class PostgresSourceHook(SqlSource, PostgresHook):
             # Record batches come typed from the declared column types, so every chunk shares a schema.
             for batch in cur.fetch_record_batch():
                 yield Chunk(plain_types(batch))
-        finally:
-            cur.close()
+        except BaseException:
+            with suppress(Exception):  # the first error is the one to report
+                cur.close()
+            raise
+        cur.close()
 
 
 def plain_types(batch: pa.RecordBatch) -> pa.RecordBatch:
