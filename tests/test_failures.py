@@ -130,7 +130,9 @@ def test_postgres_connect_failures(set_conn):  # noqa: F811
     hook = PostgresSourceHook(config=PostgresConnector(type="postgres", conn_id="fail_pg", table="t"))
     assert classify(raised(hook.check)) == TRANSIENT  # refused: the server may be restarting
     set_conn("fail_pg", conn_type="postgres", **PG)
-    hook = PostgresSourceHook(config=PostgresConnector(type="postgres", conn_id="fail_pg", table="hw_no_such_table"))
+    hook = PostgresSourceHook(
+        config=PostgresConnector(type="postgres", conn_id="fail_pg", table="hw_no_such_table")
+    )
     exc = raised(hook.check)
     assert isinstance(exc, ConnectionCheckError) and classify(exc) == PERMANENT  # missing table
 
@@ -160,7 +162,9 @@ def _my_query(conn, sql: str) -> None:
     ("sql", "expected"),
     [
         pytest.param("SELECT * FROM hw_no_such_table", PERMANENT, id="no_such_table_1146"),
-        pytest.param("SELECT hw_no_such_column FROM information_schema.tables", PERMANENT, id="bad_field_1054"),
+        pytest.param(
+            "SELECT hw_no_such_column FROM information_schema.tables", PERMANENT, id="bad_field_1054"
+        ),
         pytest.param("SELEC 1", PERMANENT, id="parse_error_1064"),
     ],
 )
@@ -222,7 +226,9 @@ def test_sqlite_missing_table_is_permanent_and_busy_is_transient(tmp_path):
 
 def test_unknown_host_is_permanent_and_refused_is_transient():
     assert classify(raised(lambda: socket.getaddrinfo("hw-no-such-host.invalid", 80))) == PERMANENT
-    assert classify(raised(lambda: socket.create_connection(("127.0.0.1", free_port()), timeout=2))) == TRANSIENT
+    assert (
+        classify(raised(lambda: socket.create_connection(("127.0.0.1", free_port()), timeout=2))) == TRANSIENT
+    )
 
 
 def test_headwater_errors():
@@ -264,4 +270,3 @@ def test_operator_fails_permanent_errors_at_once_and_raises_transient_ones(set_c
     exc, error = _run_connect(PostgresConnector(type="postgres", conn_id="op_pg", table="t"))
     assert type(exc) is ConnectionCheckError  # raised as is: Airflow retries it
     assert "connection refused" in error["message"]
-

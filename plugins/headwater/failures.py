@@ -26,7 +26,13 @@ PERMANENT = "permanent"
 TRANSIENT = "transient"
 
 # SQLSTATE classes (first two characters) and codes. PostgreSQL, MySQL and MariaDB share them.
-_SQLSTATE_TRANSIENT_CLASSES = {"08", "40", "53", "57", "58"}  # connection, rollback, resources, operator, system
+_SQLSTATE_TRANSIENT_CLASSES = {
+    "08",
+    "40",
+    "53",
+    "57",
+    "58",
+}  # connection, rollback, resources, operator, system
 _SQLSTATE_TRANSIENT = {"55P03", "55006", "HYT00", "HYT01"}  # lock not available, object in use, timeouts
 _SQLSTATE_PERMANENT_CLASSES = {"0A", "22", "25", "28", "2B", "3D", "3F", "42", "44"}
 
@@ -35,12 +41,16 @@ _MYSQL_TRANSIENT = {
     1040,  # ER_CON_COUNT_ERROR: too many connections
     1053,  # ER_SERVER_SHUTDOWN
     1152,  # ER_ABORTING_CONNECTION
-    1158, 1159, 1160, 1161,  # network read/write errors and timeouts
+    1158,
+    1159,
+    1160,
+    1161,  # network read/write errors and timeouts
     1205,  # ER_LOCK_WAIT_TIMEOUT
     1213,  # ER_LOCK_DEADLOCK
     1317,  # ER_QUERY_INTERRUPTED
     1927,  # ER_CONNECTION_KILLED (MariaDB)
-    2002, 2003,  # CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR (refused: server down or restarting)
+    2002,
+    2003,  # CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR (refused: server down or restarting)
     2006,  # CR_SERVER_GONE_ERROR
     2013,  # CR_SERVER_LOST
     2055,  # CR_SERVER_LOST_EXTENDED
@@ -48,11 +58,13 @@ _MYSQL_TRANSIENT = {
     4031,  # ER_CLIENT_INTERACTION_TIMEOUT
 }
 _MYSQL_PERMANENT = {
-    1044, 1045,  # access denied to database / for user
+    1044,
+    1045,  # access denied to database / for user
     1049,  # unknown database
     1054,  # unknown column
     1064,  # syntax error
-    1142, 1143,  # command / column denied
+    1142,
+    1143,  # command / column denied
     1146,  # no such table
     1227,  # needs a privilege
     1792,  # write in a read-only transaction
@@ -66,16 +78,38 @@ _SQLITE_PERMANENT = {1, 3, 8, 11, 14, 23, 26}  # ERROR, PERM, READONLY, CORRUPT,
 # HTTP: what a later attempt can get past.
 _HTTP_TRANSIENT = {408, 425, 429}
 _S3_TRANSIENT_CODES = {
-    "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
-    "RequestTimeout", "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable",
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "InternalError",
+    "ServiceUnavailable",
     # The object changed or vanished between listing and reading: a retried select lists afresh.
-    "PreconditionFailed", "NoSuchKey",
+    "PreconditionFailed",
+    "NoSuchKey",
 }
-_AZURE_TRANSIENT_CODES = {"BlobNotFound", "ConditionNotMet", "ServerBusy", "OperationTimedOut", "InternalError"}
+_AZURE_TRANSIENT_CODES = {
+    "BlobNotFound",
+    "ConditionNotMet",
+    "ServerBusy",
+    "OperationTimedOut",
+    "InternalError",
+}
 
 _ERRNO_TRANSIENT = {
-    errno.ECONNRESET, errno.ECONNREFUSED, errno.ECONNABORTED, errno.EPIPE, errno.ETIMEDOUT,
-    errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.ENETRESET, errno.EAGAIN,
+    errno.ECONNRESET,
+    errno.ECONNREFUSED,
+    errno.ECONNABORTED,
+    errno.EPIPE,
+    errno.ETIMEDOUT,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ENETDOWN,
+    errno.ENETRESET,
+    errno.EAGAIN,
 }
 _ERRNO_PERMANENT = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR}
 
@@ -181,7 +215,12 @@ def _mysql(exc: BaseException) -> str | None:
         if isinstance(exc, module.OperationalError | module.InterfaceError):
             return TRANSIENT
         return None
-    if mysqldb is not None and isinstance(exc, mysqldb.MySQLError) and exc.args and isinstance(exc.args[0], int):
+    if (
+        mysqldb is not None
+        and isinstance(exc, mysqldb.MySQLError)
+        and exc.args
+        and isinstance(exc.args[0], int)
+    ):
         if exc.args[0] in _MYSQL_TRANSIENT:
             return TRANSIENT
         if exc.args[0] in _MYSQL_PERMANENT:
@@ -222,7 +261,9 @@ def _botocore(exc: BaseException) -> str | None:
         if error.get("Code") in _S3_TRANSIENT_CODES:
             return TRANSIENT
         return _http(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
-    if isinstance(exc, module.NoCredentialsError | module.PartialCredentialsError | module.ParamValidationError):
+    if isinstance(
+        exc, module.NoCredentialsError | module.PartialCredentialsError | module.ParamValidationError
+    ):
         return PERMANENT
     if isinstance(exc, module.HTTPClientError | module.ConnectionError):
         return TRANSIENT  # endpoint unreachable, connection closed, read or connect timeout

@@ -14,6 +14,8 @@ from urllib.parse import quote, urlencode
 
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 
+from headwater.errors import SourceInterrupted
+
 from .base import Chunk
 
 if TYPE_CHECKING:
@@ -57,6 +59,10 @@ _LIBPQ_DEFAULTS = {
     "keepalives_count": "3",
     "tcp_user_timeout": "60000",
 }
+# Seconds without any data from the server before a read counts as stalled and is stopped (extra
+# `read_timeout`; 0 turns it off). Generous: the server sends nothing while it sorts or scans
+# before the first row of a big ordered read.
+DEFAULT_READ_TIMEOUT = 600
 
 
 class PostgresSourceHook(SqlSource, PostgresHook):
@@ -74,6 +80,7 @@ class PostgresSourceHook(SqlSource, PostgresHook):
         super().__init__(postgres_conn_id=config.conn_id, **kwargs)
         self.config = config
         self.notes = []
+        self._watchdog = None
 
     # -- connection -----------------------------------------------------------------------------
     def _endpoint(self) -> tuple[str, int]:
@@ -121,22 +128,46 @@ class PostgresSourceHook(SqlSource, PostgresHook):
     def reader_connection(self):
         import adbc_driver_postgresql.dbapi as adbc
 
+        from .stall import StallWatchdog, tcp_socket_fds
+
+        timeout = float(self.connection.extra_dejson.get("read_timeout", DEFAULT_READ_TIMEOUT))
+        before = tcp_socket_fds() if timeout > 0 else set()
         try:
             conn = adbc.connect(self.adbc_uri())
         except adbc.Error as exc:
             raise self.connect_failure(self._reason(exc)) from exc
+        self._watchdog = StallWatchdog(tcp_socket_fds() - before, timeout) if timeout > 0 else None
         try:
             yield conn
-        except BaseException:
+        except BaseException as exc:
             # The read failed (or was abandoned): a rollback on a dead connection would raise its own
             # "Failed to rollback" and hide the first error. Closing ends the read-only transaction.
             with suppress(Exception):
                 conn.close()
+            if self._stop_watchdog() and isinstance(exc, Exception):
+                raise SourceInterrupted(
+                    f"{self.source_label} {self.location()} sent no data for {timeout:g} s while reading "
+                    f"{self._what()}; the read was stopped and the task will be retried (raise the "
+                    f"connection's extra read_timeout if the query needs longer before its first row)"
+                ) from exc
             raise
+        self._stop_watchdog()
         try:
             conn.rollback()  # read-only: nothing to commit
         finally:
             conn.close()
+
+    def _progress(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.kick()
+
+    def _stop_watchdog(self) -> bool:
+        """Stop the stall watchdog; whether it had found the read stalled."""
+        watchdog, self._watchdog = getattr(self, "_watchdog", None), None
+        if watchdog is None:
+            return False
+        watchdog.close()
+        return watchdog.stalled
 
     # -- dialect ----------------------------------------------------------------------------------
     def quote_identifier(self, name: str) -> str:
@@ -177,7 +208,9 @@ class PostgresSourceHook(SqlSource, PostgresHook):
             cur.execute(sql, params or None)
             # Record batches come typed from the declared column types, so every chunk shares a schema.
             for batch in cur.fetch_record_batch():
+                self._progress()
                 yield Chunk(plain_types(batch))
+                self._progress()  # the time the consumer took is not the server's
         except BaseException:
             with suppress(Exception):  # the first error is the one to report
                 cur.close()
