@@ -124,6 +124,7 @@ class FaultProxy:
     - `drop()`: reset every open connection (RST) — a server or link dying mid-read.
     - `refuse(True)`: new connections are closed at once, as while the server is down.
     - `drop_after(n)`: reset a connection once it has sent `n` bytes to the client (once).
+    - `freeze_after(n)`: freeze once a connection has sent `n` bytes to the client (once).
     """
 
     def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
@@ -133,6 +134,8 @@ class FaultProxy:
         self._frozen = threading.Event()
         self._refusing = False
         self._drop_after: int | None = None
+        self._freeze_after: int | None = None
+        self.frozen_at: float | None = None
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -151,6 +154,9 @@ class FaultProxy:
 
     def drop_after(self, n: int | None) -> None:
         self._drop_after = n
+
+    def freeze_after(self, n: int | None) -> None:
+        self._freeze_after = n
 
     def drop(self) -> None:
         with self._lock:
@@ -193,6 +199,10 @@ class FaultProxy:
                 data = src.recv(65536)
                 if not data:
                     break
+                if to_client and self._freeze_after is not None and sent + len(data) >= self._freeze_after:
+                    self._freeze_after = None
+                    self.frozen_at = time.monotonic()
+                    self._frozen.set()
                 while self._frozen.is_set() and not self._closed:
                     time.sleep(0.02)
                 limit = self._drop_after
@@ -228,3 +238,111 @@ def _reset(sock: socket.socket) -> None:
     except OSError:
         pass
     sock.close()
+
+
+class HttpFaultProxy:
+    """HTTP reverse proxy 127.0.0.1:`port` → `target_url` that answers with errors when told to.
+
+    A protocol-level stand-in for an object store having a bad time (moto has no fault injection
+    of its own): `fail(n, status, code)` answers the next `n` matching requests with an S3-style
+    error document; `cut(n_bytes)` sends the next matching GET's headers and only `n_bytes` of its
+    body, then resets the connection. `matching` is a substring of the request path, or "" for all.
+    """
+
+    def __init__(self, target_url: str) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        target = urlsplit(target_url)
+        proxy = self
+        self.requests: list[tuple[str, str, int]] = []  # (method, path, status answered)
+        self._faults: list[dict] = []
+        self._lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def _any(self) -> None:
+                import http.client
+
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                fault = proxy._take(self.command, self.path)
+                if fault and "status" in fault:
+                    proxy.requests.append((self.command, self.path, fault["status"]))
+                    payload = (
+                        f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{fault["code"]}</Code>'
+                        f"<Message>injected fault</Message></Error>"
+                    ).encode()
+                    self.send_response(fault["status"])
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(payload)
+                    return
+                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                headers["Host"] = f"{target.hostname}:{target.port}"
+                upstream.request(self.command, self.path, body=body or None, headers=headers)
+                response = upstream.getresponse()
+                data = response.read()
+                proxy.requests.append((self.command, self.path, response.status))
+                self.send_response(response.status)
+                for key, value in response.getheaders():
+                    if key.lower() not in (
+                        "transfer-encoding",
+                        "connection",
+                        "content-length",
+                        "date",
+                        "server",
+                    ):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command == "HEAD":
+                    return
+                if fault and "cut" in fault:
+                    self.wfile.write(data[: fault["cut"]])
+                    self.wfile.flush()
+                    _reset(self.connection)
+                    self.close_connection = True
+                    return
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _any
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def fail(self, n: int, status: int, code: str, *, matching: str = "", method: str | None = None) -> None:
+        with self._lock:
+            self._faults.append(
+                {"left": n, "status": status, "code": code, "matching": matching, "method": method}
+            )
+
+    def cut(self, n_bytes: int, *, matching: str) -> None:
+        with self._lock:
+            self._faults.append({"left": 1, "cut": n_bytes, "matching": matching, "method": "GET"})
+
+    def heal(self) -> None:
+        """The store recovers: drop every fault not used up yet."""
+        with self._lock:
+            self._faults.clear()
+
+    def _take(self, method: str, path: str) -> dict | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault["left"] > 0 and fault["matching"] in path and fault["method"] in (None, method):
+                    fault["left"] -= 1
+                    return fault
+        return None
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

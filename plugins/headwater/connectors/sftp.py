@@ -220,7 +220,7 @@ class _WindowedReader(SeekableStream):
             # Not an OSError: the format reader must not take a dropped session for a damaged file.
             raise SourceInterrupted(
                 f"SFTP read of {self._path} failed at byte {self._pos:,} of {self._size:,}: "
-                f"{type(exc).__name__}: {exc or 'connection dropped or stalled'}"
+                f"{type(exc).__name__}: {str(exc).strip() or 'no answer (connection stalled or dropped)'}"
             ) from exc
 
     def _readinto(self, buffer) -> int:
