@@ -86,7 +86,16 @@ class SftpSourceHook(SFTPHook, FileSource):
             except Exception as exc:
                 raise self.connect_error(exc) from exc
             sftp.get_channel().settimeout(self._read_timeout())
-            yield sftp
+            try:
+                yield sftp
+            except Exception:
+                # The first error wins: closing a session that died may raise its own (empty) EOFError.
+                closing = stack.pop_all()
+                try:
+                    closing.close()
+                except Exception:  # noqa: BLE001, S110 - the error being raised is the one to report
+                    pass
+                raise
 
     def _read_timeout(self) -> float:
         extras = self.get_connection(self.ssh_conn_id).extra_dejson
@@ -242,9 +251,14 @@ class _WindowedReader(SeekableStream):
         return len(data)
 
     def _drop_stream(self) -> None:
-        if self._remote is not None:
-            self._remote.close()
-            self._remote = None
+        remote, self._remote = self._remote, None
+        if remote is not None:
+            # A read-only handle: if closing it fails (the session died), there is nothing to lose,
+            # and raising here would replace the error that ended the read with an empty EOFError.
+            try:
+                remote.close()
+            except (OSError, EOFError, paramiko.SSHException):
+                pass
 
 
 def _stat(sftp: paramiko.SFTPClient, path: str) -> paramiko.SFTPAttributes | None:
