@@ -51,6 +51,10 @@ def build_dag(source: Source) -> DAG:
             "owner": config.owner,
             "retries": config.monitor.retries,
             "retry_delay": config.monitor.retry_delay,
+            # Airflow 3.3 takes the multiplier (True would be 1.0: no backoff); the wait is jittered up to 2x.
+            "retry_exponential_backoff": 2.0,
+            "max_retry_delay": config.monitor.max_retry_delay,
+            "execution_timeout": config.monitor.execution_timeout,
         },
         doc_md=_doc(source),
     )

@@ -31,7 +31,24 @@ class ConfigError(HeadwaterError):
 
 
 class ConnectionCheckError(HeadwaterError):
-    """The source cannot be reached; the message says what to fix (host, credentials, object name)."""
+    """The source cannot be reached; the message says what to fix (host, credentials, object name).
+
+    `transient=True` marks a failure that waiting can cure (connection refused while a server
+    restarts, a timeout), so the task is retried; `False` one that it cannot (bad credentials);
+    None (default): decided by the driver error it was raised from (`headwater.failures`).
+    """
+
+    def __init__(self, message: str, *, transient: bool | None = None) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class SourceInterrupted(HeadwaterError):
+    """The source failed in the middle of reading a file or result (connection dropped, stalled, 5xx).
+
+    Not an `OSError`, so a format reader never mistakes it for a damaged file: the read stops, the
+    task fails and is retried (unless the cause is permanent, e.g. access revoked mid-read).
+    """
 
 
 class SelectionError(HeadwaterError):

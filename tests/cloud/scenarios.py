@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from airflow.sdk.exceptions import AirflowFailException
 
 from headwater.connectors.registry import make_hook
 from headwater.errors import ConnectionCheckError
@@ -176,8 +177,10 @@ def missing_bucket_is_a_clear_connect_error(workspace, store: Store, kind: str =
     dag = workspace.dag(write_source(workspace, store, "cloud_missing", **{store.bucket_field: missing}))
     expected = f"{kind} '{missing}' does not exist (connection '{store.conn_id}')"
     run = run_pipeline(dag, "run_missing")
-    assert isinstance(run.failures["connect"], ConnectionCheckError)
-    assert str(run.failures["connect"]) == expected
+    # A missing bucket is permanent: the task fails at once (no retries), with the same message.
+    failure = run.failures["connect"]
+    assert isinstance(failure, AirflowFailException) and isinstance(failure.__cause__, ConnectionCheckError)
+    assert str(failure) == expected
     assert run.xcoms[("connect", "error")]["message"] == expected
     assert run.manifest("select") is None  # nothing downstream ran
 

@@ -144,8 +144,28 @@ class WebhookAlert(StrictModel):
 
 
 class MonitorConfig(StrictModel):
-    """Retries, alerting and run expectations."""
+    """Retries, time limits, alerting and run expectations."""
 
-    retries: int = Field(2, ge=0, description="Retries of each task before the run fails.")
-    retry_delay: Duration = Field(timedelta(minutes=5), description="Wait between retries.")
+    retries: int = Field(
+        2, ge=0, description="Retries of each task after a transient failure (permanent ones fail at once)."
+    )
+    retry_delay: Duration = Field(
+        timedelta(minutes=5), description="Wait before the first retry; doubles with each retry (exponential backoff)."
+    )
+    max_retry_delay: Duration = Field(timedelta(hours=1), description="Longest wait between two retries.")
+    execution_timeout: Duration = Field(
+        timedelta(hours=6),
+        description="Longest one try of a task may run; a stalled read fails (and is retried) after it.",
+    )
     alerts: list[WebhookAlert] = Field(default_factory=list, description="Where to send alerts.")
+
+    @model_validator(mode="after")
+    def _positive_durations(self) -> MonitorConfig:
+        if self.execution_timeout <= timedelta(0):
+            raise ValueError("execution_timeout must be longer than 0s")
+        if self.max_retry_delay < self.retry_delay:
+            raise ValueError(
+                f"max_retry_delay ({_format_duration(self.max_retry_delay)}) is shorter than retry_delay "
+                f"({_format_duration(self.retry_delay)})"
+            )
+        return self

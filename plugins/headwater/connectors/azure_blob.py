@@ -83,7 +83,7 @@ class AzureBlobSourceHook(WasbHook, FileSource):
                     offset += len(piece)
                     yield piece
 
-        return ranged_file(entry.size, open_at)
+        return ranged_file(entry.size, open_at, self.display_name(entry))
 
     @contextmanager
     def translated_errors(self):

@@ -17,7 +17,7 @@ from headwater.errors import ConnectionCheckError
 
 from .file_source import FileEntry, FileSource
 from .models import GcsConnector
-from .object_stream import CHUNK_BYTES
+from .object_stream import CHUNK_BYTES, guarded_file
 
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
 
@@ -59,7 +59,7 @@ class GcsSourceHook(GCSHook, FileSource):
         # Pinned to the listed generation: the content read is the version recorded in state. BlobReader
         # downloads CHUNK_BYTES ranges on demand and seeks by starting a new range.
         blob = self.get_conn().bucket(self.connector.bucket).blob(entry.key, generation=int(entry.version))
-        return blob.open("rb", chunk_size=CHUNK_BYTES)
+        return guarded_file(blob.open("rb", chunk_size=CHUNK_BYTES), self.display_name(entry))
 
     def endpoint(self) -> str:
         return os.environ.get("STORAGE_EMULATOR_HOST") or DEFAULT_ENDPOINT

@@ -8,7 +8,7 @@ defaults the connection's `client` extra to `mysql-connector-python`. Extracts r
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 
@@ -22,6 +22,11 @@ _UNSIGNED_FLAG = 32
 _INTEGER_CODES = {1, 2, 3, 8, 9, 13, 16}  # TINY SHORT LONG LONGLONG INT24 YEAR BIT
 _TEXT_CODES = {15, 245, 247, 248, 253, 254}  # VARCHAR JSON ENUM SET VAR_STRING STRING
 _BLOB_CODES = {249, 250, 251, 252}  # TINY/MEDIUM/LONG/BLOB (TEXT columns report these too)
+# Seconds a socket read or write may wait before the connection counts as stalled (extras
+# `read_timeout` / `write_timeout` override). Generous, because the server sends nothing while it
+# sorts or scans before the first row; without it a server that stops answering hangs forever.
+DEFAULT_READ_TIMEOUT = 600
+DEFAULT_WRITE_TIMEOUT = 60
 
 
 def _arrow_type(description: tuple):
@@ -109,6 +114,8 @@ class MySqlSourceHook(SqlSource, MySqlHook):
 
         config = self._get_conn_config_mysql_connector_python(conn)
         config["connection_timeout"] = int(extras.get("connect_timeout", 10))
+        config["read_timeout"] = int(extras.get("read_timeout", DEFAULT_READ_TIMEOUT))
+        config["write_timeout"] = int(extras.get("write_timeout", DEFAULT_WRITE_TIMEOUT))
         return mysql.connector.connect(**config)
 
     # -- connection -----------------------------------------------------------------------------
@@ -147,14 +154,17 @@ class MySqlSourceHook(SqlSource, MySqlHook):
             cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             cur.close()
             yield conn
-        finally:
-            try:
-                # After an abandoned read, rollback() would first fetch every unread row; closing
-                # the connection ends the (read-only) transaction without that.
-                if not getattr(conn, "unread_result", False):
-                    conn.rollback()
-            finally:
+        except BaseException:
+            # A failed or abandoned read: rollback() would first fetch every unread row, or raise its
+            # own error on a lost connection and hide the first one. Closing ends the transaction.
+            with suppress(Exception):
                 conn.close()
+            raise
+        try:
+            if not getattr(conn, "unread_result", False):
+                conn.rollback()
+        finally:
+            conn.close()
 
     # -- dialect ----------------------------------------------------------------------------------
     def quote_identifier(self, name: str) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 
+from headwater.errors import SourceInterrupted
+
 # Size of the pieces pulled from the network and of the BufferedReader's buffer.
 CHUNK_BYTES = 1 << 20
 
@@ -61,10 +63,14 @@ class RangedReader(SeekableStream):
     :param size: object size in bytes (as listed).
     :param open_at: returns an iterator of byte pieces starting at the given offset; a generator
         is closed (releasing its connection) when the reader seeks elsewhere or is closed.
+    :param name: the object's location, for messages.
+
+    A failure of the store while reading raises `SourceInterrupted`, never a short read.
     """
 
-    def __init__(self, size: int, open_at: OpenAt) -> None:
+    def __init__(self, size: int, open_at: OpenAt, name: str = "the object") -> None:
         super().__init__(size)
+        self._name = name
         self._open_at = open_at
         self._pieces: Iterator[bytes] | None = None
         self._piece = memoryview(b"")
@@ -73,11 +79,23 @@ class RangedReader(SeekableStream):
         if self._pos >= self._size:
             return 0
         if not self._piece:
-            if self._pieces is None:
-                self._pieces = iter(self._open_at(self._pos))
-            self._piece = memoryview(next(self._pieces, b""))
+            try:
+                if self._pieces is None:
+                    self._pieces = iter(self._open_at(self._pos))
+                self._piece = memoryview(next(self._pieces, b""))
+            except Exception as exc:
+                self._drop_stream()
+                # Not an OSError: the format reader must not take a dropped connection, a timeout
+                # or a 5xx for a damaged file (and record it as read); the task fails and retries.
+                raise SourceInterrupted(
+                    f"reading {self._name} failed at byte {self._pos:,} of {self._size:,}: {type(exc).__name__}: {exc}"
+                ) from exc
             if not self._piece:
-                return 0  # the store ended the stream early: treat as end of file
+                # The store ended the stream early. Not a short file: the size was listed, so
+                # the bytes are missing, and parsing what arrived would record a truncated read.
+                raise SourceInterrupted(
+                    f"the store ended the stream of {self._name} at byte {self._pos:,} of {self._size:,}"
+                )
         n = min(len(buffer), len(self._piece))
         buffer[:n] = self._piece[:n]
         self._piece = self._piece[n:]
@@ -92,6 +110,47 @@ class RangedReader(SeekableStream):
         self._piece = memoryview(b"")
 
 
-def ranged_file(size: int, open_at: OpenAt) -> io.BufferedReader:
-    """A buffered, seekable binary file over `open_at` (usable in `with`)."""
-    return io.BufferedReader(RangedReader(size, open_at), buffer_size=CHUNK_BYTES)
+def ranged_file(size: int, open_at: OpenAt, name: str = "the object") -> io.BufferedReader:
+    """A buffered, seekable binary file over `open_at` (usable in `with`); `name` is for messages."""
+    return io.BufferedReader(RangedReader(size, open_at, name), buffer_size=CHUNK_BYTES)
+
+
+class GuardedReader(io.RawIOBase):
+    """A seekable remote file object whose failures raise `SourceInterrupted` (for SDK readers
+    such as GCS's `BlobReader`, whose transport errors are `OSError`s a format reader would take
+    for a damaged file)."""
+
+    def __init__(self, inner, name: str) -> None:
+        super().__init__()
+        self._inner, self._name = inner, name
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._inner.seek(offset, whence)
+
+    def readinto(self, buffer) -> int:
+        try:
+            data = self._inner.read(len(buffer))
+        except Exception as exc:
+            raise SourceInterrupted(
+                f"reading {self._name} failed at byte {self._inner.tell():,}: {type(exc).__name__}: {exc}"
+            ) from exc
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+def guarded_file(inner, name: str) -> io.BufferedReader:
+    """`inner` (a seekable binary file) buffered, with its failures raised as `SourceInterrupted`."""
+    return io.BufferedReader(GuardedReader(inner, name), buffer_size=CHUNK_BYTES)

@@ -10,18 +10,29 @@ values (infinity, 24:00, ...) become quarantined rows.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+from headwater.errors import SourceInterrupted
 
 from .base import Chunk
 
 if TYPE_CHECKING:
     import pyarrow as pa
 from .models import PostgresConnector
-from .sql import REFUSED, TIMEOUT, UNKNOWN_HOST, SqlSource, auth_failed, first_line, unknown_database
+from .sql import (
+    REFUSED,
+    RESTARTING,
+    TIMEOUT,
+    UNKNOWN_HOST,
+    SqlSource,
+    auth_failed,
+    first_line,
+    unknown_database,
+)
 
 # Connection extras passed on to libpq (allowlist: never spread extras wholesale).
 _LIBPQ_EXTRAS = (
@@ -32,7 +43,28 @@ _LIBPQ_EXTRAS = (
     "sslcrl",
     "application_name",
     "connect_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
 )
+# A peer that vanished (host down, network cut) is noticed within about a minute instead of never:
+# TCP keepalives probe an idle connection, tcp_user_timeout (ms) bounds unacknowledged sends. A
+# long-running query is not affected (the server's kernel answers the probes); a server process
+# that hangs is caught by the task's execution_timeout. Each can be overridden in the extras.
+_LIBPQ_DEFAULTS = {
+    "connect_timeout": "10",
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "60000",
+}
+# Seconds without any data from the server before a read counts as stalled and is stopped (extra
+# `read_timeout`; 0 turns it off). Generous: the server sends nothing while it sorts or scans
+# before the first row of a big ordered read.
+DEFAULT_READ_TIMEOUT = 600
 
 
 class PostgresSourceHook(SqlSource, PostgresHook):
@@ -50,6 +82,7 @@ class PostgresSourceHook(SqlSource, PostgresHook):
         super().__init__(postgres_conn_id=config.conn_id, **kwargs)
         self.config = config
         self.notes = []
+        self._watchdog = None
 
     # -- connection -----------------------------------------------------------------------------
     def _endpoint(self) -> tuple[str, int]:
@@ -68,8 +101,7 @@ class PostgresSourceHook(SqlSource, PostgresHook):
         if conn.password:
             auth += ":" + quote(conn.password, safe="")
         extras = conn.extra_dejson
-        params = {k: str(extras[k]) for k in _LIBPQ_EXTRAS if k in extras}
-        params.setdefault("connect_timeout", "10")
+        params = {**_LIBPQ_DEFAULTS, **{k: str(extras[k]) for k in _LIBPQ_EXTRAS if k in extras}}
         params["options"] = "-c default_transaction_read_only=on"
         database = quote(self.database or conn.schema or "", safe="")
         return f"postgresql://{auth}@{host}:{port}/{database}?{urlencode(params, quote_via=quote)}"
@@ -83,6 +115,9 @@ class PostgresSourceHook(SqlSource, PostgresHook):
             return UNKNOWN_HOST
         if "timeout expired" in lower or "timed out" in lower:
             return TIMEOUT
+        # libpq gives no SQLSTATE for a refused startup, so the server's words are all there is.
+        if "the database system is" in lower:  # starting up / shutting down / in recovery mode
+            return RESTARTING
         if "password authentication failed" in lower or ("role" in lower and "does not exist" in lower):
             return auth_failed(self.connection.login)
         if "no password supplied" in lower:
@@ -95,17 +130,46 @@ class PostgresSourceHook(SqlSource, PostgresHook):
     def reader_connection(self):
         import adbc_driver_postgresql.dbapi as adbc
 
+        from .stall import StallWatchdog, tcp_socket_fds
+
+        timeout = float(self.connection.extra_dejson.get("read_timeout", DEFAULT_READ_TIMEOUT))
+        before = tcp_socket_fds() if timeout > 0 else set()
         try:
             conn = adbc.connect(self.adbc_uri())
         except adbc.Error as exc:
             raise self.connect_failure(self._reason(exc)) from exc
+        self._watchdog = StallWatchdog(tcp_socket_fds() - before, timeout) if timeout > 0 else None
         try:
             yield conn
-        finally:
-            try:
-                conn.rollback()  # read-only: nothing to commit
-            finally:
+        except BaseException as exc:
+            # The read failed (or was abandoned): a rollback on a dead connection would raise its own
+            # "Failed to rollback" and hide the first error. Closing ends the read-only transaction.
+            with suppress(Exception):
                 conn.close()
+            if self._stop_watchdog() and isinstance(exc, Exception):
+                raise SourceInterrupted(
+                    f"{self.source_label} {self.location()} sent no data for {timeout:g} s while reading "
+                    f"{self._what()}; the read was stopped and the task will be retried (raise the "
+                    f"connection's extra read_timeout if the query needs longer before its first row)"
+                ) from exc
+            raise
+        self._stop_watchdog()
+        try:
+            conn.rollback()  # read-only: nothing to commit
+        finally:
+            conn.close()
+
+    def _progress(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.kick()
+
+    def _stop_watchdog(self) -> bool:
+        """Stop the stall watchdog; whether it had found the read stalled."""
+        watchdog, self._watchdog = getattr(self, "_watchdog", None), None
+        if watchdog is None:
+            return False
+        watchdog.close()
+        return watchdog.stalled
 
     # -- dialect ----------------------------------------------------------------------------------
     def quote_identifier(self, name: str) -> str:
@@ -178,10 +242,15 @@ class PostgresSourceHook(SqlSource, PostgresHook):
             cur.execute(sql, params or None)
             # Record batches come typed from the declared column types, so every chunk shares a schema.
             for batch in cur.fetch_record_batch():
+                self._progress()
                 yield self._exact_chunk(batch, offset)
                 offset += batch.num_rows
-        finally:
-            cur.close()
+                self._progress()  # the time the consumer took is not the server's
+        except BaseException:
+            with suppress(Exception):  # the first error is the one to report
+                cur.close()
+            raise
+        cur.close()
 
     def _exact_chunk(self, batch: pa.RecordBatch, offset: int) -> Chunk:
         """The batch with ordinary Arrow types; rows holding a value with no exact Arrow form are

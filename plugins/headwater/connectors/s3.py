@@ -74,7 +74,7 @@ class S3SourceHook(S3Hook, FileSource):
             finally:
                 body.close()
 
-        return ranged_file(entry.size, open_at)
+        return ranged_file(entry.size, open_at, self.display_name(entry))
 
     @contextmanager
     def translated_errors(self):

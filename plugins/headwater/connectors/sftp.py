@@ -20,7 +20,7 @@ from contextlib import ExitStack, contextmanager
 import paramiko
 from airflow.providers.sftp.hooks.sftp import SFTPHook
 
-from headwater.errors import ConnectionCheckError
+from headwater.errors import ConnectionCheckError, SourceInterrupted
 
 from .file_source import FileEntry, FileSource, static_prefix
 from .models import SftpConnector
@@ -30,6 +30,9 @@ _WINDOW_BYTES = 8 << 20  # read ahead at most this much of a file (paramiko's pr
 _PIECE_BYTES = 1 << 20
 _REQUESTS_IN_FLIGHT = 64
 _DEFAULT_TIMEOUT = 10
+# Seconds an SFTP request may wait for its answer before the session counts as stalled (extra
+# `read_timeout` overrides); paramiko otherwise waits forever on a server that stops answering.
+_DEFAULT_READ_TIMEOUT = 120
 
 REFUSED = "connection refused — is the SSH server running and the port right?"
 UNKNOWN_HOST = "host name not found — check the connection's host"
@@ -82,7 +85,21 @@ class SftpSourceHook(SFTPHook, FileSource):
                 sftp = stack.enter_context(self.get_managed_conn())
             except Exception as exc:
                 raise self.connect_error(exc) from exc
-            yield sftp
+            sftp.get_channel().settimeout(self._read_timeout())
+            try:
+                yield sftp
+            except Exception:
+                # The first error wins: closing a session that died may raise its own (empty) EOFError.
+                closing = stack.pop_all()
+                try:
+                    closing.close()
+                except Exception:  # noqa: BLE001, S110 - the error being raised is the one to report
+                    pass
+                raise
+
+    def _read_timeout(self) -> float:
+        extras = self.get_connection(self.ssh_conn_id).extra_dejson
+        return float(extras.get("read_timeout", _DEFAULT_READ_TIMEOUT))
 
     def connect_error(self, exc: BaseException) -> ConnectionCheckError:
         """A message that says what to fix, for an exception raised while connecting."""
@@ -95,29 +112,35 @@ class SftpSourceHook(SFTPHook, FileSource):
                 f"host key of {where} CHANGED: the server presented {_describe_key(exc.key)}, but connection "
                 f"'{conn}' expects {_describe_key(exc.expected_key)}. If the server's key was replaced on "
                 f'purpose, update extra "host_key" ({keyscan}); otherwise do not connect: someone may be '
-                "intercepting the connection"
+                "intercepting the connection",
+                transient=False,
             )
         if isinstance(exc, paramiko.AuthenticationException) or (
             isinstance(exc, paramiko.SSHException) and "No authentication methods available" in str(exc)
         ):
             return ConnectionCheckError(
                 f"SFTP authentication failed for user '{self.username or ''}' at {where} "
-                f"(connection '{conn}'): check the password or key"
+                f"(connection '{conn}'): check the password or key",
+                transient=False,
             )
         if isinstance(exc, paramiko.SSHException) and "not found in known_hosts" in str(exc):
             return ConnectionCheckError(
                 f'host key of {where} is not known: add it to connection \'{conn}\' extra "host_key" '
-                f'({keyscan}; the "<type> <base64 key>" part of its output)'
+                f'({keyscan}; the "<type> <base64 key>" part of its output)',
+                transient=False,
             )
+        transient = None  # decided by `exc` (headwater.failures)
         if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError | ConnectionRefusedError):
-            reason = REFUSED
+            reason, transient = REFUSED, True
         elif isinstance(exc, socket.gaierror):
             reason = UNKNOWN_HOST
         elif isinstance(exc, TimeoutError | socket.timeout):
-            reason = TIMEOUT
+            reason, transient = TIMEOUT, True
         else:
             reason = f"{type(exc).__name__}: {exc}"
-        return ConnectionCheckError(f"cannot connect to SFTP at {where} (connection '{conn}'): {reason}")
+        return ConnectionCheckError(
+            f"cannot connect to SFTP at {where} (connection '{conn}'): {reason}", transient=transient
+        )
 
     # -- FileSource ------------------------------------------------------------------------------
     def location(self) -> str:
@@ -200,6 +223,16 @@ class _WindowedReader(SeekableStream):
         self._window_end = 0  # end of the window being read; 0: none started on this handle
 
     def readinto(self, buffer) -> int:
+        try:
+            return self._readinto(buffer)
+        except Exception as exc:
+            # Not an OSError: the format reader must not take a dropped session for a damaged file.
+            raise SourceInterrupted(
+                f"SFTP read of {self._path} failed at byte {self._pos:,} of {self._size:,}: "
+                f"{type(exc).__name__}: {str(exc).strip() or 'no answer (connection stalled or dropped)'}"
+            ) from exc
+
+    def _readinto(self, buffer) -> int:
         if self._pos >= self._size:
             return 0
         if self._remote is None:
@@ -218,9 +251,14 @@ class _WindowedReader(SeekableStream):
         return len(data)
 
     def _drop_stream(self) -> None:
-        if self._remote is not None:
-            self._remote.close()
-            self._remote = None
+        remote, self._remote = self._remote, None
+        if remote is not None:
+            # A read-only handle: if closing it fails (the session died), there is nothing to lose,
+            # and raising here would replace the error that ended the read with an empty EOFError.
+            try:
+                remote.close()
+            except (OSError, EOFError, paramiko.SSHException):
+                pass
 
 
 def _stat(sftp: paramiko.SFTPClient, path: str) -> paramiko.SFTPAttributes | None:

@@ -28,6 +28,9 @@ from .models import SqlConnector
 REFUSED = "connection refused — is the server running and the port right?"
 UNKNOWN_HOST = "host name not found — check the connection's host"
 TIMEOUT = "timed out — is the host reachable from the worker (firewall, VPN)?"
+RESTARTING = "the server is starting up, shutting down or recovering — the task is retried"
+# Reasons a later attempt can get past (a server restarting); every other one fails the task at once.
+TRANSIENT_REASONS = (REFUSED, TIMEOUT, RESTARTING)
 
 
 def auth_failed(user: str | None) -> str:
@@ -295,7 +298,10 @@ class SqlSource(SourceReader):
 
     # -- shared logic -------------------------------------------------------------------------
     def connect_failure(self, reason: str) -> ConnectionCheckError:
-        return ConnectionCheckError(f"cannot connect to {self.source_label} {self.location()}: {reason}")
+        return ConnectionCheckError(
+            f"cannot connect to {self.source_label} {self.location()}: {reason}",
+            transient=reason in TRANSIENT_REASONS,
+        )
 
     def quote_table(self, table: str) -> str:
         return ".".join(self.quote_identifier(part) for part in table.split("."))

@@ -2,6 +2,8 @@
 
 A stage that fails pushes an `error` XCom (stage, type, message) before raising, so the monitor
 task can record why a run failed without reading the metadata database (tasks cannot, in Airflow 3).
+A permanent failure (`headwater.failures`: missing table, bad credentials, ...) fails the task at
+once; a transient one is raised as is, so Airflow retries it.
 """
 
 from __future__ import annotations
@@ -56,10 +58,15 @@ class StageOperator(BaseOperator):
             if isinstance(exc, StageFailed):
                 error.update(type=exc.reason, manifest=exc.manifest)
             context["ti"].xcom_push(key=ERROR_KEY, value=error)
-            if isinstance(exc, StageFailed):
+            from headwater.failures import is_permanent
+
+            # Retrying cannot change the data, the credentials or a missing table: fail at once
+            # instead of spending retries × retry_delay in up_for_retry.
+            if isinstance(exc, StageFailed) or is_permanent(exc):
                 from airflow.sdk.exceptions import AirflowFailException
 
-                # Retrying cannot change the data: fail at once instead of burning retries.
+                if not isinstance(exc, StageFailed):
+                    self.log.error("permanent failure, not retried: %s", exc)
                 raise AirflowFailException(str(exc)) from exc
             raise
 
