@@ -139,24 +139,24 @@ def commit(engine: Engine, source: str, ref: dict) -> bool:
     """
     with db.write_transaction(engine) as conn:
         row = conn.execute(
-            select(state_table.c.epoch, state_table.c.run_id, state_table.c.state).where(state_table.c.source == source)
+            select(state_table.c.epoch, state_table.c.run_id).where(state_table.c.source == source)
         ).first()
         if not _still_current(source, ref, row):
             return False
-        staged = conn.execute(
-            select(pending_table.c.state).where(
-                pending_table.c.source == source,
-                pending_table.c.run_id == ref["run_id"],
-                pending_table.c.epoch == ref["epoch"],
-            )
-        ).scalar()
-        if staged is None:
+        staged = (
+            pending_table.c.source == source,
+            pending_table.c.run_id == ref["run_id"],
+            pending_table.c.epoch == ref["epoch"],
+        )
+        # Compared and copied inside the database: a file source's state can be megabytes.
+        keeps = conn.execute(select(pending_table.c.state == to_json(None)).where(*staged)).scalar()
+        if keeps is None:
             raise HeadwaterError(f"no staged state for source {source!r}, run {ref['run_id']!r}: run select again")
-        new_state = staged if staged != to_json(None) else row.state
+        values = {"run_id": ref["run_id"], "updated_at": utcnow(), "epoch": _new_epoch()}
+        if not keeps:
+            values["state"] = select(pending_table.c.state).where(*staged).scalar_subquery()
         conn.execute(
-            update(state_table)
-            .where(state_table.c.source == source, state_table.c.epoch == ref["epoch"])
-            .values(state=new_state, run_id=ref["run_id"], updated_at=utcnow(), epoch=_new_epoch())
+            update(state_table).where(state_table.c.source == source, state_table.c.epoch == ref["epoch"]).values(values)
         )
         conn.execute(delete(pending_table).where(pending_table.c.source == source))
     return True
