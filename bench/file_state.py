@@ -5,7 +5,8 @@
 Creates `--files` one-row CSV files (kept in `--dir` for the next run), records all of them as
 ingested in the store (as if earlier runs had read them), adds one new file, and runs connect,
 select, map, validate, load and monitor the way tests/pipeline/harness.py does. Prints the wall
-time of each task and the size of each task's XCom (its manifest as JSON), which is what Airflow
+and CPU seconds of each task (CPU: this process, all threads; the figure to compare on a busy
+machine; the database server's own time is not in it) and the size of each task's XCom (its manifest as JSON), which is what Airflow
 stores in its metadata database and hands to the next task. Run on demand; not part of pytest.
 """
 
@@ -105,11 +106,11 @@ def main() -> int:
     try:
         xcoms: dict = {}
         for task in STAGES:
-            wall = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             run_task(dag, task, "bench__state", xcoms)
-            seconds = time.perf_counter() - wall
+            seconds, cpu = time.perf_counter() - wall, time.process_time() - cpu
             size = sum(len(json.dumps(v)) for (t, _), v in xcoms.items() if t == task)
-            print(f"{task:9s} {seconds:7.2f} s   xcom {size:>12,} bytes")
+            print(f"{task:9s} {seconds:7.2f} s wall {cpu:7.2f} s cpu   xcom {size:>12,} bytes")
         outcome = xcoms[("monitor", RETURN)]
         print(f"status {outcome['status']}, rows read {outcome['rows_read']}, loaded {outcome['rows_loaded']}")
         after = state.get_state(engine, dag.dag_id)
