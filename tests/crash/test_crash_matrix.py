@@ -101,7 +101,7 @@ connector:
     column: updated_at
   chunk_size: 15
 load:
-  table: crash_pg_{mode}
+  table: crash_postgres_{mode}
   mode: {mode}
 """ + MAPPING
 
