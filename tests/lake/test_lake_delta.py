@@ -148,3 +148,25 @@ def test_bad_later_part_aborts_the_whole_commit(lake):
         write_table("t", [_rows([7]), bad], source="s", run_id="r2")
     assert DeltaTable(str(lake / "t")).version() == 0
     assert read_table("t").column("id").to_pylist() == [1]
+
+
+def test_append_replaces_the_rows_of_the_same_batch_whatever_run_wrote_them(lake):
+    # r2 was killed after its lake commit, before its state commit; r3 starts from the same state
+    # (same batch) and reads the same rows: they replace r2's instead of adding to them.
+    write_table("t", [_rows([1, 2])], source="crm", run_id="r1", batch="e1")
+    write_table("t", [_rows([3, 4])], source="crm", run_id="r2", batch="e2")
+    write_table("t", [_rows([3, 4, 5])], source="crm", run_id="r3", batch="e2")
+    write_table("t", [_rows([3])], source="shop", run_id="r3", batch="e2")  # another source's batch
+    got = _sorted("t")
+    assert list(zip(got["_hw_source"], got["id"], got["_hw_run_id"], strict=True)) == [
+        ("crm", 1, "r1"), ("crm", 2, "r1"), ("crm", 3, "r3"), ("crm", 4, "r3"), ("crm", 5, "r3"), ("shop", 3, "r3"),
+    ]
+    assert set(got["_hw_batch"]) == {"e1", "e2"}
+
+
+def test_a_table_from_before_batches_gets_the_column(lake):
+    write_table("t", [_rows([1])], source="crm", run_id="r1")  # no batch: keyed by run, as before
+    write_table("t", [_rows([2])], source="crm", run_id="r2", batch="e1")
+    write_table("t", [_rows([2])], source="crm", run_id="r2", batch="e1")  # retried
+    got = _sorted("t")
+    assert got["id"] == [1, 2] and got["_hw_batch"] == [None, "e1"]

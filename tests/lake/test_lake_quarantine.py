@@ -67,6 +67,16 @@ def test_write_is_idempotent_per_source_and_run(lake):
     assert (lake / "_quarantine" / "source=crm").is_dir()  # partitioned by source
 
 
+def test_a_later_run_of_the_same_batch_replaces_the_rows(lake):
+    # the first run read the data, quarantined its bad rows and was killed before its state commit;
+    # the next run reads the same data (same batch): its rejections replace the first run's
+    write_quarantine([errors_to_table(_errors(1, 2))], source="crm", run_id="r1", batch="e1")
+    write_quarantine([errors_to_table(_errors(1, 2))], source="crm", run_id="r2", batch="e1")
+    write_quarantine([errors_to_table(_errors(3))], source="crm", run_id="r3", batch="e2")
+    rows = read_table("_quarantine").select(["run_id", "batch"]).to_pylist()
+    assert sorted((r["run_id"], r["batch"]) for r in rows) == [("r2", "e1")] * 3 + [("r3", "e2")] * 2
+
+
 def test_nothing_to_write(lake):
     assert write_quarantine([], source="crm", run_id="r") == 0
     assert not (lake / "_quarantine").exists()

@@ -4,9 +4,14 @@ A file source hook only says how to list its files and how to open one; this mix
 glob and exclude filtering, incremental state (each file's version: etag/generation, or mtime and
 size), forced re-ingest of chosen files, and reading each file with `file_formats`.
 
-State: `{"files": {key: {"version": str, "mtime": float, "size": int}}}`. A file is read when its key
-is new or its version changed, so the same version of a file is never ingested twice, even when two
-files share a modification time or a run is retried (state only advances after load commits).
+State: `{"files": {key: {"version": str, "mtime": float, "size": int}}, "missing": {key: float}}`.
+A file is read when its key is new or its version changed, so the same version of a file is never
+ingested twice, even when two files share a modification time or a run is retried (state only
+advances after load commits). A file no longer listed is remembered in `missing` (since when) and
+forgotten after `connector.forget_missing_after_days`; one that comes back before then, unchanged,
+is not read again. A listing that finds no file at all marks nothing missing: an empty answer by
+mistake (a mount not there, a wrong credential scope) must not lead to reading everything again.
+The state is kept in the store, never in XCom (`store/state.py`).
 
 A file counts as read only when every row of it is accounted for (in a chunk, or a row error). A
 file that cannot be read to its end (a BAD_FILE error) is not recorded and its chunks are marked
@@ -16,6 +21,8 @@ file that cannot be read to its end (a BAD_FILE error) is not recorded and its c
 from __future__ import annotations
 
 import fnmatch
+import functools
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -64,6 +71,7 @@ def glob_match(key: str, pattern: str) -> bool:
     return _glob_regex(pattern).fullmatch(key) is not None
 
 
+@functools.lru_cache(maxsize=64)  # called once per listed file: compile each pattern once
 def _glob_regex(pattern: str):
     import re
 
@@ -194,7 +202,15 @@ class FileSource(SourceReader):
                 f"{len(unread)} file(s) could not be read to the end and are not recorded as read (read again next run): "
                 + ", ".join(unread)
             )
-        self._next_state = {"files": {**known, **read_now}} if cfg.incremental else None
+        if cfg.incremental:
+            retention = getattr(cfg, "forget_missing_after_days", DEFAULT_RETENTION_DAYS)
+            self._next_state, forgotten = next_file_state(
+                state, read_now, {e.key for e in files}, retention_days=retention, now=time.time()
+            )
+            if forgotten:
+                self.notes.append(f"forgot {forgotten} file(s) no longer listed for {retention:g} day(s)")
+        else:
+            self._next_state = None
 
     def _read_entry(self, entry: FileEntry) -> Iterator[Chunk]:
         cfg = self.connector
@@ -232,6 +248,39 @@ class FileSource(SourceReader):
         newest = max(v["mtime"] for v in files.values())
         when = datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         return f"{len(files)} file{'s' if len(files) != 1 else ''} read so far; newest modified {when}"
+
+
+DEFAULT_RETENTION_DAYS = 30
+
+
+def next_file_state(
+    state: dict | None, read_now: dict, listed: set[str], *, retention_days: float, now: float
+) -> tuple[dict, int]:
+    """The state after a read: files read now recorded, unlisted files marked or forgotten.
+
+    Returns the new state and how many entries were forgotten. `listed` is every key the listing
+    returned (read or skipped). An empty listing changes nothing but the files read.
+    """
+    files = {**((state or {}).get("files") or {}), **read_now}
+    missing = dict((state or {}).get("missing") or {})
+    forgotten = 0
+    if listed:
+        limit = now - retention_days * 86_400
+        for key in list(files):
+            if key in listed:
+                missing.pop(key, None)
+                continue
+            since = missing.setdefault(key, now)
+            if since <= limit:
+                del files[key]
+                del missing[key]
+                forgotten += 1
+        for key in [k for k in missing if k not in files]:  # forgotten by hand: keep the two in step
+            del missing[key]
+    new = {"files": files}
+    if missing:
+        new["missing"] = missing
+    return new, forgotten
 
 
 def _same_version(known: dict | None, entry: FileEntry) -> bool:

@@ -63,6 +63,12 @@ class _FileOptions(StrictModel):
     compression: Compression = Field("auto", description="auto: from the extension (.gz, .bz2, .zip, .zst).")
     csv: CsvOptions = CsvOptions()
     incremental: bool = Field(True, description="Read only files that are new or changed since the last run.")
+    forget_missing_after_days: float = Field(
+        30,
+        ge=0,
+        description="Incremental: how long a file no longer listed stays in the state (0: forget it at once). "
+        "A file that comes back unchanged within this time is not read again.",
+    )
     chunk_size: int = Field(100_000, gt=0, description="Rows per chunk (bounds memory).")
 
 

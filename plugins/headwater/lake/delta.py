@@ -1,8 +1,11 @@
 """Delta Lake tables of the lake: one atomic, retry-safe commit per load.
 
-Append tables: the run's rows replace whatever the same (source, run) wrote before
-(`mode="overwrite"` with a predicate), so a retried load never duplicates. Merge tables: rows are
-deduplicated on the primary key and MERGEd (update matched, insert new).
+Append tables: the run's rows replace whatever the same (source, batch) wrote before
+(`mode="overwrite"` with a predicate). The batch is the epoch of the source state the run's read
+started from (`store/state.py`): a retried load, and a new run after a run that crashed between
+this commit and the state's, re-read the same data under the same batch, so neither duplicates.
+Merge tables: rows are deduplicated on the primary key and MERGEd (update matched, insert new),
+which is idempotent by itself.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Literal
 
 from headwater.errors import HeadwaterError
+from headwater.faults import crash_point
 from headwater.lake import storage
 from headwater.records import ROW_ID
 
@@ -24,7 +28,8 @@ if TYPE_CHECKING:
 SOURCE_COL = "_hw_source"
 RUN_COL = "_hw_run_id"
 LOADED_AT_COL = "_hw_loaded_at"
-META_COLUMNS = (SOURCE_COL, RUN_COL, LOADED_AT_COL)
+BATCH_COL = "_hw_batch"  # epoch of the source state the rows were read from
+META_COLUMNS = (SOURCE_COL, RUN_COL, LOADED_AT_COL, BATCH_COL)
 
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
 
@@ -75,12 +80,15 @@ def write_table(
     primary_key: list[str] | None = None,
     partition_by: list[str] | None = None,
     root: str | None = None,
+    batch: str | None = None,
 ) -> dict:
     """Load one run's rows into lake table `name` in one commit; returns {version, rows, uri}.
 
-    Adds `_hw_source`, `_hw_run_id`, `_hw_loaded_at` and drops `_hw_row`. New nullable columns are
-    added to the table; columns the table already has are cast to its types (a lossy cast fails).
-    Without rows nothing is committed and the current version (-1 without a table) is returned.
+    Adds `_hw_source`, `_hw_run_id`, `_hw_loaded_at`, `_hw_batch` and drops `_hw_row`. New nullable
+    columns are added to the table; columns the table already has are cast to its types (a lossy
+    cast fails). Append: the rows replace those of the same (source, `batch`), or of the same
+    (source, run) without a batch. Without rows nothing is committed and the current version (-1
+    without a table) is returned.
     """
     uri = table_uri(name, root)
     existing = open_table(uri)
@@ -88,13 +96,17 @@ def write_table(
     loaded_at = dt.datetime.now(dt.UTC)
     target = arrow_schema(existing)
     prepared = (
-        _with_meta(t, source=source, run_id=run_id, loaded_at=loaded_at) for t in _tables(parts) if t.num_rows
+        _with_meta(t, source=source, run_id=run_id, loaded_at=loaded_at, batch=batch)
+        for t in _tables(parts)
+        if t.num_rows
     )
 
     if mode == "append":
-        predicate = (
-            f"{sql_ident(SOURCE_COL)} = {sql_string(source)} AND {sql_ident(RUN_COL)} = {sql_string(run_id)}"
-        )
+        if batch is not None and (target is None or BATCH_COL in target.names):
+            key = f"{sql_ident(BATCH_COL)} = {sql_string(batch)}"
+        else:  # a table from before batches cannot hold rows of this batch yet
+            key = f"{sql_ident(RUN_COL)} = {sql_string(run_id)}"
+        predicate = f"{sql_ident(SOURCE_COL)} = {sql_string(source)} AND {key}"
         rows = replace_where(uri, prepared, predicate=predicate, partition_by=partition_by, target=target)
     elif mode == "merge":
         if not primary_key:
@@ -114,6 +126,7 @@ def replace_where(
     predicate: str,
     partition_by: list[str] | None = None,
     target: pa.Schema | None = None,
+    crash_name: str = "mid_lake_write",
 ) -> int:
     """Replace the rows matching `predicate` with `tables`, streamed, in one commit; returns rows written.
 
@@ -141,6 +154,7 @@ def replace_where(
                 raise
             state["rows"] += table.num_rows
             yield from table.to_batches()
+            crash_point(crash_name)  # deltalake holds part of the data, nothing is committed
 
     try:
         write_deltalake(
@@ -203,6 +217,7 @@ def _merge(
         )
         return data.num_rows
     on = " AND ".join(f"t.{sql_ident(k)} = s.{sql_ident(k)}" for k in primary_key)
+    crash_point("mid_lake_write")  # MERGE runs inside deltalake: the nearest point before its commit
     (
         existing.merge(
             data, predicate=on, source_alias="s", target_alias="t", merge_schema=True, writer_properties=properties
@@ -240,7 +255,9 @@ def _tables(parts: Iterable[pa.Table] | pa.RecordBatchReader) -> Iterator[pa.Tab
         yield from parts
 
 
-def _with_meta(table: pa.Table, *, source: str, run_id: str, loaded_at: dt.datetime) -> pa.Table:
+def _with_meta(
+    table: pa.Table, *, source: str, run_id: str, loaded_at: dt.datetime, batch: str | None
+) -> pa.Table:
     import pyarrow as pa
 
     drop = [c for c in (ROW_ID, *META_COLUMNS) if c in table.column_names]
@@ -248,9 +265,10 @@ def _with_meta(table: pa.Table, *, source: str, run_id: str, loaded_at: dt.datet
     n = table.num_rows
     table = table.append_column(SOURCE_COL, pa.repeat(pa.scalar(source, pa.string()), n))
     table = table.append_column(RUN_COL, pa.repeat(pa.scalar(run_id, pa.string()), n))
-    return table.append_column(
+    table = table.append_column(
         LOADED_AT_COL, pa.repeat(pa.scalar(loaded_at, pa.timestamp("us", tz="UTC")), n)
     )
+    return table.append_column(BATCH_COL, pa.repeat(pa.scalar(batch, pa.string()), n))
 
 
 def arrow_schema(table: DeltaTable | None) -> pa.Schema | None:

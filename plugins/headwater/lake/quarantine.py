@@ -1,7 +1,8 @@
 """The `_quarantine` lake table: every row a stage rejected, with why, for every source and run.
 
-Stages turn their `RowError`s into staged parts (`errors_to_table`); load writes them here in one
-commit that replaces what the same (source, run) wrote before, so a retried load never duplicates.
+Stages turn their `RowError`s into staged parts (`errors_to_table`); validate writes them here in
+one commit that replaces what the same (source, batch) wrote before: a retried run, and a new run
+reading again what a failed or crashed run read (the same batch, see lake/delta.py), never duplicate.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ QUARANTINE_SCHEMA = pa.schema(
         pa.field("run_id", pa.string()),
         *ERRORS_SCHEMA,
         pa.field("quarantined_at", pa.timestamp("us", tz="UTC")),
+        pa.field("batch", pa.string()),  # epoch of the source state the run read from
     ]
 )
 
@@ -56,11 +58,13 @@ def errors_to_table(errors: list[RowError]) -> pa.Table:
     )
 
 
-def write_quarantine(parts: Iterable[pa.Table], *, source: str, run_id: str, root: str | None = None) -> int:
+def write_quarantine(
+    parts: Iterable[pa.Table], *, source: str, run_id: str, root: str | None = None, batch: str | None = None
+) -> int:
     """Write one run's rejected rows to `_quarantine` in one commit; returns rows written.
 
-    Idempotent per (source, run_id). The table is partitioned by source. Nothing is committed
-    without rows.
+    Replaces the rows of the same (source, batch), or of the same (source, run_id) without a batch.
+    The table is partitioned by source. Nothing is committed without rows.
     """
     uri = delta.table_uri(QUARANTINE_TABLE, root)
     quarantined_at = dt.datetime.now(dt.UTC)
@@ -75,18 +79,22 @@ def write_quarantine(parts: Iterable[pa.Table], *, source: str, run_id: str, roo
                 pa.repeat(pa.scalar(run_id, pa.string()), n),
                 *(part.column(f.name).cast(f.type) for f in ERRORS_SCHEMA),
                 pa.repeat(pa.scalar(quarantined_at, pa.timestamp("us", tz="UTC")), n),
+                pa.repeat(pa.scalar(batch, pa.string()), n),
             ]
             yield pa.Table.from_arrays(columns, schema=QUARANTINE_SCHEMA)
 
     existing = delta.open_table(uri)
-    predicate = (
-        f"{delta.sql_ident('source')} = {delta.sql_string(source)} "
-        f"AND {delta.sql_ident('run_id')} = {delta.sql_string(run_id)}"
-    )
+    target = delta.arrow_schema(existing)
+    if batch is not None and (target is None or "batch" in target.names):
+        key = f"{delta.sql_ident('batch')} = {delta.sql_string(batch)}"
+    else:  # a table from before batches cannot hold rows of this batch yet
+        key = f"{delta.sql_ident('run_id')} = {delta.sql_string(run_id)}"
+    predicate = f"{delta.sql_ident('source')} = {delta.sql_string(source)} AND {key}"
     return delta.replace_where(
         uri,
         prepared(),
         predicate=predicate,
         partition_by=["source"],
-        target=delta.arrow_schema(existing),
+        target=target,
+        crash_name="mid_quarantine_write",
     )

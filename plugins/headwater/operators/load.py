@@ -1,8 +1,10 @@
 """load: write validated rows to the lake and the profile store, then advance the watermark.
 
-Order matters: lake commit, profile upserts, then the source state. Each step is idempotent for a
-given run, so a retried load neither duplicates nor drops rows, and the watermark only moves once
-everything before it has committed.
+Order matters: lake commit, profile upserts, then the source state. Each step is idempotent for
+every run that read from the same committed state (the lake keys appended rows by that state's
+epoch, the profile store by record key), so neither a retried load nor a new run after a crash
+between the steps duplicates or drops rows, and the watermark only moves once everything before
+it has committed. See "Idempotency" in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class LoadOperator(StageOperator):
         self.profile_mapping = profile_mapping
 
     def run_stage(self, context: Context) -> dict:
+        from headwater.faults import crash_point
         from headwater.lake.delta import write_table
         from headwater.store import db, state
 
@@ -61,6 +64,12 @@ class LoadOperator(StageOperator):
         validated = self.require_manifest(context, "validate")
         staging = self.staging(context)
         run_id = self.run_id(context)
+        engine = db.get_engine()
+        ref = selected.get("state")  # None: a manifest from before staged states (it has state_after)
+        if ref is not None:
+            # Another run committed since this run's select: its rows (same source data) are in
+            # already, under another batch. Fail before writing rather than load them twice.
+            state.check_current(engine, self.source_name, ref)
         written = write_table(
             self.table,
             staging.read(validated["parts"]),
@@ -69,13 +78,17 @@ class LoadOperator(StageOperator):
             mode=self.mode,
             primary_key=self.primary_key or None,
             partition_by=self.partition_by or None,
+            batch=ref["epoch"] if ref is not None else None,
         )
         self.log.info("lake table %s: %d rows, version %s", written["uri"], written["rows"], written["version"])
-        engine = db.get_engine()
+        crash_point("after_lake_commit")
         stitched = self._upsert_profiles(engine, staging.read(validated["parts"]), run_id)
-        if selected.get("state_after") is not None:
+        crash_point("after_profile_load")
+        if ref is not None:
+            if state.commit(engine, self.source_name, ref):
+                self.log.info("state committed; watermark now %s", selected.get("watermark_after"))
+        elif selected.get("state_after") is not None:
             state.set_state(engine, self.source_name, selected["state_after"], run_id)
-            self.log.info("watermark now %s", selected.get("watermark_after"))
         return {
             "rows_loaded": written["rows"],
             "lake_table": written["uri"],
@@ -90,6 +103,7 @@ class LoadOperator(StageOperator):
             return {}
         from dataclasses import asdict
 
+        from headwater.faults import crash_point
         from headwater.identity.namespaces import load_identities
         from headwater.records import ROW_ID
         from headwater.store.profiles import ChunkResult, upsert_chunk
@@ -115,5 +129,6 @@ class LoadOperator(StageOperator):
                     merge=schema.merge,
                     namespaces=namespaces,
                 )
+                crash_point("mid_profile_load")
         self.log.info("profiles: %s", total)
         return asdict(total)

@@ -1,7 +1,8 @@
 """select: stream the chosen rows out of the source into run-scoped Arrow IPC parts.
 
 Memory stays bounded by the connector's chunk size: one chunk is read, tagged with `_hw_row`,
-written, and dropped. The incremental state read here is committed only by load.
+written, and dropped. The state the read leads to is staged in the store (`store/state.py`), never
+put in XCom; the manifest carries a reference to it, and only load commits it.
 """
 
 from __future__ import annotations
@@ -54,12 +55,14 @@ class SelectOperator(StageOperator):
 
         from headwater.connectors.file_source import FileSource
         from headwater.connectors.registry import make_hook
+        from headwater.faults import crash_point
         from headwater.lake.quarantine import errors_to_table
         from headwater.records import ROW_ID, tally
         from headwater.store import db, state
 
         engine = db.get_engine()
-        state_before = state.get_state(engine, self.source_name)
+        snapshot = state.begin_read(engine, self.source_name)
+        state_before = snapshot.state
         hook = make_hook(self.connector)
         staging = self.staging(context)
         for stage in ("select", "select-quarantine"):
@@ -112,6 +115,7 @@ class SelectOperator(StageOperator):
                 origin.rows += chunk.table.num_rows
                 origin.parts.append(staging.write("select", table))
                 parts.append(origin.parts[-1])
+                crash_point("mid_select")
             if len(pending) >= ERROR_FLUSH:
                 origin.quarantine_parts.append(staging.write("select-quarantine", errors_to_table(pending)))
                 quarantine_parts.append(origin.quarantine_parts[-1])
@@ -121,14 +125,15 @@ class SelectOperator(StageOperator):
         codes = {code: count for code, count in codes.items() if count}
         rows -= withdrawn_rows
         self.log.info("read %d rows in %d parts; %d rows rejected while reading", rows, len(parts), rejected)
+        ref = state.stage(engine, self.source_name, self.run_id(context), snapshot.epoch, hook.next_state())
         return {
             "parts": parts,
             "quarantine_parts": quarantine_parts,
             "rows_read": rows,
             "rows_rejected": rejected,
             "errors_by_code": codes,
-            "state_before": state_before,
-            "state_after": hook.next_state(),
+            # where the state this read leads to is staged; its epoch keys the run's rows (the batch)
+            "state": ref,
             "watermark_before": _describe(state_before),
             "watermark_after": hook.watermark_description(),
             "notes": notes + list(getattr(hook, "notes", []) or []),

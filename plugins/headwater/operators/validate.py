@@ -98,7 +98,12 @@ class ValidateOperator(StageOperator):
         from headwater.validation.runner import merge_summaries
 
         all_quarantine = selected["quarantine_parts"] + mapped["quarantine_parts"] + checked.quarantine_parts
-        written = write_quarantine(staging.read(all_quarantine), source=self.source_name, run_id=self.run_id(context))
+        written = write_quarantine(
+            staging.read(all_quarantine),
+            source=self.source_name,
+            run_id=self.run_id(context),
+            batch=(selected.get("state") or {}).get("epoch"),  # replaces a crashed run's rows of the same read
+        )
         rejected = selected["rows_rejected"] + mapped["rows_rejected"] + checked.failed
         seen = selected["rows_read"] + selected["rows_rejected"]
         ratio = rejected / seen if seen else 0.0
