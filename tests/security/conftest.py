@@ -10,7 +10,10 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.pipeline.conftest import workspace  # noqa: F401  (re-exported fixture)
+# fixtures shared with the pipeline, cloud and connector suites (stand-ins start on first use)
+from tests.cloud.conftest import bucket_name, cloud_logs, moto_server  # noqa: F401
+from tests.connectors.test_sftp import server, sftp_conn, sftpd  # noqa: F401
+from tests.pipeline.conftest import workspace  # noqa: F401
 
 
 class Planted:
@@ -47,11 +50,13 @@ def webhook():
         def log_message(self, *args):
             pass
 
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1], received
-    server.shutdown()
+    http = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    yield http.server_address[1], received
+    http.shutdown()
 
 
 def conn_env(fields: dict) -> str:
     return json.dumps(fields)
+
+

@@ -65,6 +65,16 @@ class _FileOptions(StrictModel):
     incremental: bool = Field(True, description="Read only files that are new or changed since the last run.")
     chunk_size: int = Field(100_000, gt=0, description="Rows per chunk (bounds memory).")
 
+    @field_validator("path", "exclude")
+    @classmethod
+    def _no_parent_segments(cls, value: str | list[str]) -> str | list[str]:
+        # The folder a path names is the root nothing is read outside of: it is written out,
+        # never reached through `..` (which object stores would not even read as "parent").
+        for text in [value] if isinstance(value, str) else value:
+            if ".." in text.replace("\\", "/").split("/"):
+                raise ValueError(f"'{text}' contains a '..' segment: name the folder directly (absolute paths are allowed)")
+        return value
+
 
 class LocalFilesConnector(_FileOptions):
     """Files on the worker's disk, selected by a glob (`**` recurses)."""

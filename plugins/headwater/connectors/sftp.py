@@ -146,19 +146,25 @@ class SftpSourceHook(SFTPHook, FileSource):
             if _stat(sftp, prefix or ".") is None:
                 self._missing_folder = prefix
                 return []
-            self._walk(sftp, prefix, entries)
+            self._walk(sftp, prefix, entries, sftp.normalize(prefix or "."))
             return entries
 
-    def _walk(self, sftp: paramiko.SFTPClient, folder: str, out: list[FileEntry]) -> None:
+    def _walk(self, sftp: paramiko.SFTPClient, folder: str, out: list[FileEntry], root: str) -> None:
         for attr in sftp.listdir_attr(folder or "."):
             key = f"{folder}{attr.filename}"
             mode = attr.st_mode or 0
             if stat.S_ISLNK(mode):  # follow links to files; links to folders could loop
                 target = _stat(sftp, key)
-                if target is not None and stat.S_ISREG(target.st_mode or 0):
-                    out.append(_entry(key, target))
+                if target is None or not stat.S_ISREG(target.st_mode or 0):
+                    continue
+                real = sftp.normalize(key)  # the server resolves the link
+                if real != root and not real.startswith(root.rstrip("/") + "/"):
+                    # whoever can drop files in the folder must not make the worker read others
+                    self.notes.append(f"skipped {self._url(key)}: a link to a file outside {self._url(root)}")
+                    continue
+                out.append(_entry(key, target))
             elif stat.S_ISDIR(mode):
-                self._walk(sftp, key + "/", out)
+                self._walk(sftp, key + "/", out, root)
             elif stat.S_ISREG(mode):
                 out.append(_entry(key, attr))
 
