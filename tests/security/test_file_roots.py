@@ -133,3 +133,5 @@ def test_sftp_links_to_files_outside_the_folder_are_skipped(server, sftp_conn) -
     assert sorted(values) == ["inside-a", "inside-a"]
     assert sum("a link to a file outside" in n for n in h.notes) == 2, h.notes
     assert _rows(hook("box", "in/*.csv")) and SECRET_LINE not in str(_rows(hook("box", "in/**")))
+    assert _rows(hook("box", "in/link.csv")) == []  # a link named directly is held to its folder too
+    assert _rows(hook("box", "in/inner.csv")) == [{"v": "inside-a"}]

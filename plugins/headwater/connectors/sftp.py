@@ -140,7 +140,8 @@ class SftpSourceHook(SFTPHook, FileSource):
                     self._missing_folder = prefix
                     return []
                 if not stat.S_ISDIR(attr.st_mode or 0):
-                    return [_entry(prefix, attr)]
+                    folder = sftp.normalize(prefix.rsplit("/", 1)[0] if "/" in prefix else ".")
+                    return [_entry(prefix, attr)] if self._inside(sftp, prefix, folder) else []
                 prefix += "/"
             entries: list[FileEntry] = []
             if _stat(sftp, prefix or ".") is None:
@@ -157,16 +158,21 @@ class SftpSourceHook(SFTPHook, FileSource):
                 target = _stat(sftp, key)
                 if target is None or not stat.S_ISREG(target.st_mode or 0):
                     continue
-                real = sftp.normalize(key)  # the server resolves the link
-                if real != root and not real.startswith(root.rstrip("/") + "/"):
-                    # whoever can drop files in the folder must not make the worker read others
-                    self.notes.append(f"skipped {self._url(key)}: a link to a file outside {self._url(root)}")
-                    continue
-                out.append(_entry(key, target))
+                if self._inside(sftp, key, root):
+                    out.append(_entry(key, target))
             elif stat.S_ISDIR(mode):
                 self._walk(sftp, key + "/", out, root)
             elif stat.S_ISREG(mode):
                 out.append(_entry(key, attr))
+
+    def _inside(self, sftp: paramiko.SFTPClient, key: str, root: str) -> bool:
+        """Whether `key` (resolved by the server, links followed) lies in folder `root`; noted if not."""
+        real = sftp.normalize(key)
+        if real == root or real.startswith(root.rstrip("/") + "/"):
+            return True
+        # whoever can drop files in the folder must not make the worker read others
+        self.notes.append(f"skipped {self._url(key)}: a link to a file outside {self._url(root)}")
+        return False
 
     @contextmanager
     def open_entry(self, entry: FileEntry) -> Iterator[io.BufferedReader]:
