@@ -318,7 +318,7 @@ def test_delta_replace_predicate_quotes_source_and_run_id(tmp_path, value) -> No
 
 
 @pytest.mark.parametrize("name", list(CORPUS.values()), ids=list(CORPUS))
-def test_delta_merge_and_partition_columns_are_quoted(tmp_path, name) -> None:
+def test_delta_merge_key_columns_are_quoted_or_refused(tmp_path, name) -> None:
     from headwater.lake import delta
 
     root = str(tmp_path / "lake")
