@@ -13,6 +13,7 @@ import pytest
 # fixtures shared with the pipeline, cloud and connector suites (stand-ins start on first use)
 from tests.cloud.conftest import bucket_name, cloud_logs, moto_server  # noqa: F401
 from tests.connectors.test_sftp import server, sftp_conn, sftpd  # noqa: F401
+from tests.dagrun.conftest import airflow_home, project  # noqa: F401
 from tests.pipeline.conftest import workspace  # noqa: F401
 
 

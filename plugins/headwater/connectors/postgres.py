@@ -64,7 +64,12 @@ class PostgresSourceHook(SqlSource, PostgresHook):
         host, port = self._endpoint()
         auth = quote(conn.login or "", safe="")
         if conn.password:
-            auth += ":" + quote(conn.password, safe="")
+            encoded = quote(conn.password, safe="")
+            if encoded != conn.password:  # libpq quotes the whole URI in some errors: mask this form too
+                from airflow.sdk.log import mask_secret
+
+                mask_secret(encoded)
+            auth += ":" + encoded
         extras = conn.extra_dejson
         params = {k: str(extras[k]) for k in _LIBPQ_EXTRAS if k in extras}
         params.setdefault("connect_timeout", "10")
@@ -96,7 +101,12 @@ class PostgresSourceHook(SqlSource, PostgresHook):
         try:
             conn = adbc.connect(self.adbc_uri())
         except adbc.Error as exc:
-            raise self.connect_failure(self._reason(exc)) from exc
+            from headwater.redact import redact
+
+            failure = self.connect_failure(redact(self._reason(exc)))
+            if redact(str(exc)) != str(exc):  # libpq quoted the URI, password included: not in tracebacks
+                raise failure from None
+            raise failure from exc
         try:
             yield conn
         finally:
