@@ -109,4 +109,4 @@ def test_task_logs_are_served_without_the_log_servers(standalone: Standalone) ->
     text = str(content)
     assert "Could not read served logs" not in text, text[-2000:]
     # more than the header group Airflow adds around the sources it read
-    assert len(content) > 3 and ti["task_id"] in text or "Task" in text, text[-2000:]
+    assert (len(content) > 3 and ti["task_id"] in text) or "Task" in text, text[-2000:]
