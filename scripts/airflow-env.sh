@@ -40,4 +40,8 @@ export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-8}"
 export PYTHONPATH="$HEADWATER_ROOT/plugins${PYTHONPATH:+:$PYTHONPATH}"
 # `airflow standalone` starts its components as `airflow ...` found on PATH: use the project's venv.
 export VIRTUAL_ENV="$HEADWATER_ROOT/.venv"
-export PATH="$VIRTUAL_ENV/bin:$PATH"
+# scripts/local-bin/airflow first: it starts scheduler and triggerer without their log servers,
+# which would listen on every interface (the api-server reads the log files directly).
+export PATH="$HEADWATER_ROOT/scripts/local-bin:$VIRTUAL_ENV/bin:$PATH"
+# The scheduler's health server (off unless enabled) would listen on 0.0.0.0 by default.
+export AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST=127.0.0.1

@@ -61,9 +61,15 @@ class LocalFilesHook(BaseHook, FileSource):
         if base.is_file():
             paths = [base]
         else:
+            # os.walk does not follow links to folders; links to files are checked below
             paths = [Path(root) / name for root, _, names in os.walk(base) for name in names]
         entries = []
+        root = os.path.realpath(base.parent if base.is_file() else base)
         for path in paths:
+            if path.is_symlink() and not _inside(os.path.realpath(path), root):
+                # whoever can drop files in the folder must not make the worker read others
+                self.notes.append(f"skipped {path}: a link to a file outside {root}")
+                continue
             stat = path.stat()
             entries.append(
                 FileEntry(self._key(path), stat.st_size, stat.st_mtime, f"{stat.st_mtime_ns}:{stat.st_size}")
@@ -87,3 +93,7 @@ class LocalFilesHook(BaseHook, FileSource):
         """Matching files as paths, sorted, and how many matches the exclude patterns removed."""
         entries, excluded = self.matching()
         return [self._path(e.key) for e in entries], excluded
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")

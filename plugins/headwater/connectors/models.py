@@ -71,6 +71,16 @@ class _FileOptions(StrictModel):
     )
     chunk_size: int = Field(100_000, gt=0, description="Rows per chunk (bounds memory).")
 
+    @field_validator("path", "exclude")
+    @classmethod
+    def _no_parent_segments(cls, value: str | list[str]) -> str | list[str]:
+        # The folder a path names is the root nothing is read outside of: it is written out,
+        # never reached through `..` (which object stores would not even read as "parent").
+        for text in [value] if isinstance(value, str) else value:
+            if ".." in text.replace("\\", "/").split("/"):
+                raise ValueError(f"'{text}' contains a '..' segment: name the folder directly (absolute paths are allowed)")
+        return value
+
 
 class LocalFilesConnector(_FileOptions):
     """Files on the worker's disk, selected by a glob (`**` recurses)."""
@@ -84,11 +94,21 @@ class LocalFilesConnector(_FileOptions):
         return path if path.is_absolute() else settings.include_dir() / path
 
 
+def _no_nul(value):
+    """Names and values with a NUL character: no database takes them (PostgreSQL text cannot hold one)."""
+    texts = value if isinstance(value, list) else [value]
+    if any(isinstance(t, str) and "\x00" in t for t in texts):
+        raise ValueError("must not contain a NUL character (\\x00)")
+    return value
+
+
 class CursorConfig(StrictModel):
     """Incremental reads: only rows whose `column` is at or after the last run's maximum."""
 
     column: str = Field(min_length=1)
     initial_value: str | int | float | None = None
+
+    _no_nul = field_validator("column", "initial_value")(_no_nul)
 
 
 class _SqlConnector(StrictModel):
@@ -108,6 +128,8 @@ class _SqlConnector(StrictModel):
     @classmethod
     def _key_as_list(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
+
+    _no_nul = field_validator("table", "columns", "primary_key")(_no_nul)
 
     @field_validator("table")
     @classmethod
@@ -176,6 +198,22 @@ class MySqlConnector(_SqlConnector):
     type: Literal["mysql"]
     sql_dialect: ClassVar[str] = "mysql"
     conn_id: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _no_placeholder_text(self) -> MySqlConnector:
+        # The driver binds the watermark client-side and reads every `%s` in the statement as a
+        # placeholder, so such a name or query would make the incremental read fail.
+        if self.cursor is None:
+            return self
+        named = {"table": self.table, "query": self.query, "cursor": self.cursor.column}
+        named.update({f"columns.{i}": c for i, c in enumerate(self.columns or [])})
+        named.update({f"primary_key.{i}": c for i, c in enumerate(self.primary_key)})
+        for where, text in named.items():
+            if text and "%s" in text:
+                raise FieldProblem(
+                    where, "'%s' cannot be used in a MySQL source with a cursor (the driver reads it as a parameter)"
+                )
+        return self
 
 
 class S3Connector(_FileOptions):

@@ -99,7 +99,12 @@ class PostgresSourceHook(SqlSource, PostgresHook):
         host, port = self._endpoint()
         auth = quote(conn.login or "", safe="")
         if conn.password:
-            auth += ":" + quote(conn.password, safe="")
+            encoded = quote(conn.password, safe="")
+            if encoded != conn.password:  # libpq quotes the whole URI in some errors: mask this form too
+                from airflow.sdk.log import mask_secret
+
+                mask_secret(encoded)
+            auth += ":" + encoded
         extras = conn.extra_dejson
         params = {**_LIBPQ_DEFAULTS, **{k: str(extras[k]) for k in _LIBPQ_EXTRAS if k in extras}}
         params["options"] = "-c default_transaction_read_only=on"
@@ -137,7 +142,12 @@ class PostgresSourceHook(SqlSource, PostgresHook):
         try:
             conn = adbc.connect(self.adbc_uri())
         except adbc.Error as exc:
-            raise self.connect_failure(self._reason(exc)) from exc
+            from headwater.redact import redact
+
+            failure = self.connect_failure(redact(self._reason(exc)))
+            if redact(str(exc)) != str(exc):  # libpq quoted the URI, password included: not in tracebacks
+                raise failure from None
+            raise failure from exc
         self._watchdog = StallWatchdog(tcp_socket_fds() - before, timeout) if timeout > 0 else None
         try:
             yield conn

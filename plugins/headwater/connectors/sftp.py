@@ -163,27 +163,39 @@ class SftpSourceHook(SFTPHook, FileSource):
                     self._missing_folder = prefix
                     return []
                 if not stat.S_ISDIR(attr.st_mode or 0):
-                    return [_entry(prefix, attr)]
+                    folder = sftp.normalize(prefix.rsplit("/", 1)[0] if "/" in prefix else ".")
+                    return [_entry(prefix, attr)] if self._inside(sftp, prefix, folder) else []
                 prefix += "/"
             entries: list[FileEntry] = []
             if _stat(sftp, prefix or ".") is None:
                 self._missing_folder = prefix
                 return []
-            self._walk(sftp, prefix, entries)
+            self._walk(sftp, prefix, entries, sftp.normalize(prefix or "."))
             return entries
 
-    def _walk(self, sftp: paramiko.SFTPClient, folder: str, out: list[FileEntry]) -> None:
+    def _walk(self, sftp: paramiko.SFTPClient, folder: str, out: list[FileEntry], root: str) -> None:
         for attr in sftp.listdir_attr(folder or "."):
             key = f"{folder}{attr.filename}"
             mode = attr.st_mode or 0
             if stat.S_ISLNK(mode):  # follow links to files; links to folders could loop
                 target = _stat(sftp, key)
-                if target is not None and stat.S_ISREG(target.st_mode or 0):
+                if target is None or not stat.S_ISREG(target.st_mode or 0):
+                    continue
+                if self._inside(sftp, key, root):
                     out.append(_entry(key, target))
             elif stat.S_ISDIR(mode):
-                self._walk(sftp, key + "/", out)
+                self._walk(sftp, key + "/", out, root)
             elif stat.S_ISREG(mode):
                 out.append(_entry(key, attr))
+
+    def _inside(self, sftp: paramiko.SFTPClient, key: str, root: str) -> bool:
+        """Whether `key` (resolved by the server, links followed) lies in folder `root`; noted if not."""
+        real = sftp.normalize(key)
+        if real == root or real.startswith(root.rstrip("/") + "/"):
+            return True
+        # whoever can drop files in the folder must not make the worker read others
+        self.notes.append(f"skipped {self._url(key)}: a link to a file outside {self._url(root)}")
+        return False
 
     @contextmanager
     def open_entry(self, entry: FileEntry) -> Iterator[io.BufferedReader]:

@@ -40,7 +40,13 @@ def sql_string(value: str) -> str:
 
 
 def sql_ident(name: str) -> str:
-    """Quoted identifier: unquoted names are lower-cased by DataFusion, so `Email` would not match."""
+    """Quoted identifier: unquoted names are lower-cased by DataFusion, so `Email` would not match.
+
+    DataFusion's parser ends a quoted name at a backtick (its other identifier quote) and cannot
+    take a NUL, so such names are refused rather than turned into a different predicate.
+    """
+    if "`" in name or "\x00" in name:
+        raise HeadwaterError(f"lake column name {name!r}: a backtick or NUL character cannot be used in a lake column name")
     return '"' + name.replace('"', '""') + '"'
 
 

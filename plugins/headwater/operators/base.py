@@ -54,7 +54,11 @@ class StageOperator(BaseOperator):
         try:
             return self.run_stage(context)
         except Exception as exc:
-            error = {"stage": self.stage, "type": type(exc).__name__, "message": str(exc)[:_MAX_ERROR_CHARS]}
+            from headwater.redact import redact
+
+            # XComs are shown in the UI and not masked by Airflow: a driver's message may echo a credential
+            message = redact(str(exc)[:_MAX_ERROR_CHARS])
+            error = {"stage": self.stage, "type": type(exc).__name__, "message": message}
             if isinstance(exc, StageFailed):
                 error.update(type=exc.reason, manifest=exc.manifest)
             context["ti"].xcom_push(key=ERROR_KEY, value=error)

@@ -73,6 +73,10 @@ class MonitorOperator(StageOperator):
             errors_by_code=outcome["errors_by_code"],
             error_summary=outcome["error_summary"],
         )
+        from headwater.redact import redact_values
+
+        outcome = redact_values(outcome)  # stored, logged and alerted: never a credential
+        record.error_summary = outcome["error_summary"]
         runs.record_run(db.get_engine(), record)
         self.log.info("run recorded: %s", outcome)
         self._alert(outcome, record)

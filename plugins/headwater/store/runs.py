@@ -20,6 +20,7 @@ from sqlalchemy import (
     select,
 )
 
+from headwater.redact import redact
 from headwater.store import db
 from headwater.store.values import from_json, to_json, utc
 
@@ -88,6 +89,8 @@ _COLUMNS = tuple(f.name for f in fields(RunRecord))
 def record_run(engine: Engine, rec: RunRecord) -> None:
     """Insert or replace the record of (source, run id): a retried monitor task leaves one row."""
     values = asdict(rec)
+    # error texts come from drivers and may echo a credential (a DSN, a URI): never stored
+    values["error_summary"] = redact(rec.error_summary)
     values["errors_by_code"] = to_json(rec.errors_by_code or {})
     stmt = db.insert(engine, run_table).values(values)
     stmt = stmt.on_conflict_do_update(

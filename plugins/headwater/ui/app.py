@@ -2,7 +2,8 @@
 
 Plugin apps are not behind Airflow's authentication by themselves, so every route depends on
 Airflow's own user resolution (the UI's session cookie or a Bearer token) and each source is
-shown only to users allowed to read its DAG.
+shown only to users allowed to read its DAG. FastAPI's /docs, /redoc and /openapi.json are plain
+routes outside those dependencies, so they are switched off rather than served to anyone.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from airflow.api_fastapi.core_api.security import GetUserDep, requires_authentic
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 
-app = FastAPI(title="Headwater", dependencies=[Depends(requires_authenticated())])
+app = FastAPI(
+    title="Headwater",
+    dependencies=[Depends(requires_authenticated())],
+    docs_url=None,
+    redoc_url=None,
+    openapi_url=None,
+)
 
 
 def _visible_rows(user):
