@@ -34,29 +34,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from headwater.config.loader import load_source, source_files
-    from headwater.errors import ConfigError
+    from headwater.config.loader import load_files, source_files
 
     files = args.files or source_files()
     if not files:
         print("no source files found", file=sys.stderr)
         return 1
-    bad = issues = 0
-    seen: dict[str, Path] = {}
-    for path in files:
-        try:
-            source = load_source(path)
-        except ConfigError as exc:
-            bad += 1
-            issues += len(exc.issues)
-            for issue in exc.issues:
-                print(issue)
-            continue
-        if source.dag_id in seen:
-            bad += 1
-            issues += 1
-            print(f"{path}: dag_id: DAG id {source.dag_id!r} is already used by {seen[source.dag_id]}")
-        seen[source.dag_id] = path
+    # together, so conflicts between files (one DAG id, one lake table) are found as in Airflow
+    loaded = load_files(files)
+    bad, issues = len(loaded.errors), sum(len(i) for i in loaded.errors.values())
+    for file_issues in loaded.errors.values():
+        for issue in file_issues:
+            print(issue)
     print(f"{len(files)} file(s) checked, {bad} invalid, {issues} issue(s)", file=sys.stderr)
     return 1 if bad else 0
 
