@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -26,7 +27,10 @@ def make_sources(folder: Path, count: int) -> None:
         template = demos[i % len(demos)]
         # each copy differs (its own description), as real files do, so no cache entry is shared
         text = template.read_text() + f"\n# copy {i}\n"
-        (folder / f"{template.stem}_{i:05d}.yaml").write_text(text.replace("description: ", f"description: v{i} ", 1))
+        text = text.replace("description: ", f"description: v{i} ", 1)
+        # each copy writes its own lake table: two sources writing one table are a config error
+        text = re.sub(r"(?m)^load:\n  table: (\w+)", rf"load:\n  table: \1_{i:05d}", text)
+        (folder / f"{template.stem}_{i:05d}.yaml").write_text(text)
 
 
 def main() -> None:
@@ -57,6 +61,8 @@ def main() -> None:
         bag = DagBag(dag_folder=str(ROOT / "dags" / "headwater_sources.py"), safe_mode=True)
         timings.append(time.perf_counter() - start)
         assert len(bag.dags) == args.sources, (len(bag.dags), bag.import_errors)
+        invalid = [d for d in bag.dags.values() if "headwater:invalid" in d.tags]
+        assert not invalid, invalid[0].description
         assert not bag.import_errors, bag.import_errors
     heavy = sorted(m for m in HEAVY if m in sys.modules)
     tasks = sum(len(d.tasks) for d in bag.dags.values())

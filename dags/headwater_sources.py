@@ -1,8 +1,10 @@
 """Builds one Airflow DAG per Headwater source file (include/sources/*.yaml, or $HEADWATER_SOURCES_DIR).
 
 Every source file becomes a DAG with the stages connect → select → map → validate → load → monitor.
-A broken source file is reported as this file's import error (naming the source file and the
-location inside it); all other sources still get their DAGs.
+A broken source file becomes a placeholder DAG under the same id, tagged `headwater:invalid`, whose
+only task fails with every issue of the file (naming the file and the location inside it); all
+other sources keep their DAGs. This file never raises for a bad source file: an import error would
+make Airflow deactivate every DAG defined here.
 """
 
 from headwater.dag_builder import build_all

@@ -58,8 +58,7 @@ def lint_targets(arguments: list[Path]) -> tuple[list[Path], list[str]]:
 
 def _lint(args: argparse.Namespace) -> int:
     from headwater import settings
-    from headwater.config.loader import load_source
-    from headwater.errors import ConfigError
+    from headwater.config.loader import load_files
 
     files, problems = lint_targets(args.files or [settings.sources_dir()])
     for problem in problems:
@@ -67,22 +66,12 @@ def _lint(args: argparse.Namespace) -> int:
     if not files:
         print("no source files found", file=sys.stderr)
         return 1
-    bad = issues = 0
-    seen: dict[str, Path] = {}
-    for path in files:
-        try:
-            source = load_source(path)
-        except ConfigError as exc:
-            bad += 1
-            issues += len(exc.issues)
-            for issue in exc.issues:
-                print(issue)
-            continue
-        if source.dag_id in seen:
-            bad += 1
-            issues += 1
-            print(f"{path}: dag_id: DAG id {source.dag_id!r} is already used by {seen[source.dag_id]}")
-        seen[source.dag_id] = path
+    # together, so conflicts between files (one DAG id, one lake table) are found as in Airflow
+    loaded = load_files(files)
+    bad, issues = len(loaded.errors), sum(len(i) for i in loaded.errors.values())
+    for file_issues in loaded.errors.values():
+        for issue in file_issues:
+            print(issue)
     print(f"{len(files)} file(s) checked, {bad} invalid, {issues} issue(s)", file=sys.stderr)
     return 1 if bad or problems else 0
 

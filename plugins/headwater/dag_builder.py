@@ -2,27 +2,31 @@
 
 Runs at every DAG parse, so it stays cheap: no pandas/pyarrow/GX/cloud SDK imports, one YAML
 read and one model validation per file. A broken file never hides the others: the valid sources get
-their DAGs, and the broken ones surface as one Airflow import error that names each file, the path
-inside it and what is wrong.
+their DAGs, and each broken file gets a placeholder DAG under the id it would have had, tagged
+`headwater:invalid`, whose only task fails at once with every issue of the file (file, path inside
+it, what is wrong). The DAG file itself never raises (see `build_all`).
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, chain
+from airflow.sdk import DAG, Asset, BaseOperator, chain
 
 from headwater.config.checks import merge_key
-from headwater.config.loader import load_sources
+from headwater.config.loader import Placeholder, load_sources, placeholder_id
 from headwater.config.models import Source
+from headwater.config.sections import ScheduleConfig
 from headwater.errors import ConfigIssue
 from headwater.operators import ConnectOperator, LoadOperator, MapOperator, MonitorOperator, ValidateOperator
 from headwater.operators.select import select_operator_for
 
-ERRORS_DAG_ID = "headwater_config_errors"
+INVALID_TAG = "headwater:invalid"
+log = logging.getLogger(__name__)
 
 
 def lake_asset(table: str) -> Asset:
@@ -79,7 +83,12 @@ def build_dag(source: Source) -> DAG:
 
 
 def build_all(directory: Path | None = None) -> dict[str, DAG]:
-    """Every source file's DAG, plus one DAG that fails validation when some files are broken."""
+    """Every source file's DAG; every invalid file as a placeholder DAG that fails with its issues.
+
+    Nothing here may raise: an exception escaping the DAG file (or a DAG whose `validate()` raises)
+    is an import error, and the dag-processor then marks EVERY DAG of this file stale, so one bad
+    source file would stop all sources. Invalid files therefore become placeholders, not errors.
+    """
     # Building thousands of operators allocates millions of long-lived objects: the cyclic garbage
     # collector would walk them again and again while nothing here is garbage yet.
     collecting = gc.isenabled()
@@ -91,33 +100,69 @@ def build_all(directory: Path | None = None) -> dict[str, DAG]:
             try:
                 dags[source.dag_id] = build_dag(source)
             except Exception as exc:  # e.g. an Airflow-level rejection of a value the models accepted
-                loaded.errors[source.path] = [ConfigIssue(source.path, "", f"cannot build the DAG: {exc}")]
+                issues = [ConfigIssue(source.path, "", f"cannot build the DAG: {exc}")]
+                loaded.errors[source.path] = issues
+                dag_id = placeholder_id(source.dag_id)
+                if dag_id not in loaded.placeholders:
+                    loaded.placeholders[dag_id] = Placeholder(dag_id, [source.path], issues)
+        for holder in loaded.placeholders.values():
+            if holder.dag_id in dags:
+                continue
+            try:
+                dags[holder.dag_id] = build_placeholder(holder)
+            except Exception:  # never let a placeholder take the others down; the Sources page still shows it
+                log.exception("cannot build the placeholder DAG of %s", ", ".join(holder.files))
     finally:
         if collecting:
             gc.enable()
     if loaded.errors:
-        dags[ERRORS_DAG_ID] = BrokenSources(loaded.errors)
+        # one line: this runs at every parse, task starts included; the issues are in the placeholders
+        log.warning("%d invalid source file(s), shown as failing DAGs tagged %s: %s", len(loaded.errors), INVALID_TAG, ", ".join(loaded.errors))
     return dags
 
 
-class BrokenSourceFiles(Exception):
-    """Shown in the Airflow UI as the import error of the DAG file: every issue of every broken file."""
+class InvalidSourceFile(BaseOperator):
+    """The one task of a placeholder DAG: fails at once, without retries, with the file's issues."""
+
+    ui_color = "#ffcdd2"
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(retries=0, **kwargs)
+        self.message = message
+
+    def execute(self, context: Any) -> None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(self.message)
 
 
-class BrokenSources(DAG):
-    """Carrier of configuration errors.
+def build_placeholder(holder: Placeholder) -> DAG:
+    """A DAG under the id the invalid file(s) would have had, whose only task fails with the issues.
 
-    Airflow validates each DAG before adding it; a DAG whose validation raises becomes an import
-    error in the UI while the DAG file's other DAGs load normally. This DAG always raises, with a
-    message listing each broken source file and its issues.
+    It keeps the file's schedule when that section alone is valid (a scheduled source that breaks
+    then shows failed runs where its runs were, instead of silently not running), never catches up,
+    and is tagged `headwater:invalid`.
     """
-
-    def __init__(self, errors: dict[str, list[ConfigIssue]]) -> None:
-        super().__init__(dag_id=ERRORS_DAG_ID, schedule=None)
-        self.source_errors = errors
-
-    def validate(self) -> None:
-        raise BrokenSourceFiles(format_errors(self.source_errors))
+    count = len(holder.issues)
+    files = ", ".join(holder.files)
+    message = format_errors({files: holder.issues})
+    schedule = holder.schedule
+    dag = DAG(
+        dag_id=holder.dag_id,
+        description=f"invalid source file {holder.issues[0]}"[:500] + (f" (+{count - 1} more)" if count > 1 else ""),
+        schedule=_timetable(schedule) if schedule else None,
+        start_date=_utc(schedule.start_date) if schedule else datetime(2024, 1, 1, tzinfo=UTC),
+        end_date=_utc(schedule.end_date) if schedule and schedule.end_date else None,
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=schedule.paused if schedule else True,
+        tags=["headwater", INVALID_TAG],
+        default_args={"owner": "headwater", "retries": 0},
+        doc_md="**Invalid source file** — this DAG only reports the problems; fix the file and it becomes "
+        f"the source's DAG again.\n\n```\n{message}\n```\n",
+    )
+    InvalidSourceFile(task_id="invalid_source_file", message=message, dag=dag)
+    return dag
 
 
 def format_errors(errors: dict[str, list[ConfigIssue]]) -> str:
@@ -129,7 +174,10 @@ def format_errors(errors: dict[str, list[ConfigIssue]]) -> str:
 
 
 def _schedule(source: Source) -> Any:
-    schedule = source.config.schedule
+    return _timetable(source.config.schedule)
+
+
+def _timetable(schedule: ScheduleConfig) -> Any:
     if schedule.cron:
         return schedule.cron
     if schedule.interval:

@@ -83,3 +83,37 @@ def max_select_bytes() -> int:
 
     Counted as Arrow bytes, about what select stages. Default 16 GiB."""
     return int(_number("HEADWATER_MAX_SELECT_BYTES", 16 << 30))
+
+
+def umask() -> int:
+    """Permission bits Headwater withholds from the files it creates (`HEADWATER_UMASK`, octal).
+
+    Default 077: the SQLite store, the local lake and the parse cache hold customer data and what
+    the dag-processor trusts, so only their owner may read them. Set e.g. 027 to share with a group.
+    """
+    value = os.environ.get("HEADWATER_UMASK")
+    return int(value, 8) & 0o777 if value else 0o077
+
+
+def file_mode() -> int:
+    return 0o666 & ~umask()
+
+
+def dir_mode() -> int:
+    return 0o777 & ~umask()
+
+
+def private_mkdir(path: Path) -> Path:
+    """Create `path` and its missing parents with `dir_mode()` (existing folders are left as they are)."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=dir_mode())
+            os.chmod(folder, dir_mode())  # mkdir's mode is filtered by the process umask too
+        except FileExistsError:
+            pass
+    return path

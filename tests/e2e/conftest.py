@@ -1,12 +1,14 @@
 """A real `airflow standalone`, started the way `make run` starts it (scripts/run-airflow.sh).
 
-The instance gets its own AIRFLOW_HOME and HEADWATER_HOME under a temporary folder and free
-ports, so it never touches the developer's `.airflow/` / `.headwater/` nor a running `make run`.
+The instance gets its own AIRFLOW_HOME, HEADWATER_HOME and sources folder (the shipped sources plus
+the bad-config corpus) under a temporary folder and free ports, so it never touches the
+developer's `.airflow/` / `.headwater/` nor a running `make run`.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,7 +20,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.config.corpus import write_corpus
+
 REPO = Path(__file__).resolve().parents[2]
+SHIPPED_SOURCES = REPO / "include" / "sources"
 RUN_SCRIPT = REPO / "scripts" / "run-airflow.sh"
 
 STARTUP_TIMEOUT_S = float(os.environ.get("HEADWATER_E2E_STARTUP_TIMEOUT", "240"))
@@ -71,6 +76,7 @@ class Standalone:
     base_url: str
     airflow_home: Path
     headwater_home: Path
+    sources_dir: Path
     output: Path
     process: subprocess.Popen
     http: requests.Session = field(default_factory=requests.Session)
@@ -170,9 +176,17 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]
         pytest.fail("the project venv has no airflow: run `make install` first")
     root = tmp_path_factory.mktemp("standalone")
     port = free_port()
+    # The shipped sources plus the whole bad-config corpus: the good sources must keep their DAGs
+    # (tests/e2e/test_bad_config.py). Relative paths in the demo sources still resolve against the
+    # project's include/ folder (HEADWATER_INCLUDE_DIR is left at its default).
+    sources = root / "sources"
+    write_corpus(sources)
+    for path in SHIPPED_SOURCES.glob("*.yaml"):
+        shutil.copy(path, sources)
     env = _clean_env(
         HEADWATER_AIRFLOW_HOME=str(root / "airflow"),
         HEADWATER_HOME=str(root / "headwater"),
+        HEADWATER_SOURCES_DIR=str(sources),
         HEADWATER_PORT=str(port),
         # The log servers of the scheduler and the triggerer have fixed default ports (8793/8794):
         # move them so this instance can run next to a `make run`.
@@ -196,6 +210,7 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]
         base_url=f"http://127.0.0.1:{port}",
         airflow_home=root / "airflow",
         headwater_home=root / "headwater",
+        sources_dir=sources,
         output=output,
         process=process,
     )

@@ -8,6 +8,7 @@ sources and the issues of the bad ones side by side.
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,21 +17,53 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from headwater import settings
+from headwater.config import safe_yaml
 from headwater.config.base import FieldProblem
 from headwater.config.checks import cross_check
 from headwater.config.models import Source, SourceConfig
+from headwater.config.sections import ScheduleConfig
 from headwater.config.yaml_cache import load_yaml
 from headwater.errors import ConfigError, ConfigIssue
 
 SOURCE_SUFFIXES = (".yaml", ".yml")
+MAX_ISSUES = 50  # per file: a file with 100k unknown keys is one readable error, not 16 MB of them
+_DAG_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass
+class Placeholder:
+    """A DAG id that gets a failing placeholder DAG instead of a source's DAG, and why."""
+
+    dag_id: str
+    files: list[str]
+    issues: list[ConfigIssue]
+    schedule: ScheduleConfig | None = None  # the file's own schedule, when that section alone is valid
 
 
 @dataclass
 class LoadedSources:
-    """Outcome of reading a folder: the valid sources, and the issues of every invalid file."""
+    """Outcome of reading a folder: the valid sources, and the issues of every invalid file.
+
+    Every invalid file is in `errors`; `placeholders` says which DAG id shows it in Airflow (a file
+    that lost a DAG-id conflict to the file named after that id may have none).
+    """
 
     sources: list[Source] = field(default_factory=list)
     errors: dict[str, list[ConfigIssue]] = field(default_factory=dict)
+    placeholders: dict[str, Placeholder] = field(default_factory=dict)
+
+    def placeholder_of(self, file: str) -> Placeholder | None:
+        return next((p for p in self.placeholders.values() if file in p.files), None)
+
+
+@dataclass
+class _Entry:
+    file: str
+    dag_id: str  # the id the file claims: its DAG's, else its readable `dag_id:`, else its name
+    source: Source | None
+    issues: list[ConfigIssue]
+    data: object = None
+    placeholder_id: str | None = None
 
 
 def source_files(directory: Path | None = None) -> list[Path]:
@@ -42,33 +75,160 @@ def source_files(directory: Path | None = None) -> list[Path]:
 
 def load_sources(directory: Path | None = None, *, check: bool = True) -> LoadedSources:
     """Load every source file of a folder; a broken file is reported, never fatal for the others."""
+    return load_files(source_files(directory), check=check)
+
+
+def load_files(paths: typing.Iterable[Path], *, check: bool = True) -> LoadedSources:
+    """Load source files together: each on its own, then the conflicts between them.
+
+    Conflicts (see docs/sources.md): two files claiming one DAG id, two sources writing one lake
+    table. A file never silently takes over another's DAG or table: the file named after a DAG id
+    owns that id (a new file declaring `dag_id: crm` cannot hijack `crm.yaml`), a source whose
+    table is its default (from its DAG id) owns that table; every other file in the conflict gets
+    a config error naming the others, and with no owner none of them gets the DAG.
+    """
+    entries = [_load_entry(Path(path), check) for path in paths]
+    _resolve_dag_ids(entries)
+    _resolve_lake_tables(entries)
     result = LoadedSources()
-    seen: dict[str, str] = {}
-    for path in source_files(directory):
-        try:
-            source = load_source(path, check=check)
-        except ConfigError as exc:
-            result.errors[str(path)] = exc.issues
+    for entry in entries:
+        if entry.source is not None:
+            result.sources.append(entry.source)
             continue
-        if source.dag_id in seen:
-            result.errors[str(path)] = [
-                ConfigIssue(str(path), "dag_id", f"DAG id {source.dag_id!r} is already used by {seen[source.dag_id]}")
-            ]
+        result.errors[entry.file] = _capped(entry.file, entry.issues)
+        if entry.placeholder_id is None:
             continue
-        seen[source.dag_id] = str(path)
-        result.sources.append(source)
+        holder = result.placeholders.get(entry.placeholder_id)
+        if holder is None:
+            result.placeholders[entry.placeholder_id] = Placeholder(
+                entry.placeholder_id, [entry.file], list(result.errors[entry.file]), _schedule_of(entry.data)
+            )
+        else:  # several files, no owner: one placeholder names them all, and keeps no schedule
+            holder.files.append(entry.file)
+            holder.issues += result.errors[entry.file]
+            holder.schedule = None
     return result
 
 
-def load_source(path: Path | str, *, check: bool = True) -> Source:
-    """Parse and validate one source file; raise `ConfigError` listing every issue."""
-    path = Path(path)
+def _load_entry(path: Path, check: bool) -> _Entry:
     file = str(path)
-    data = _read_yaml(path)
+    data: object = None
+    try:
+        data = _read_yaml(path)
+        source = _source_from(path, data, check)
+        return _Entry(file, source.dag_id, source, [], data)
+    except ConfigError as exc:
+        issues = exc.issues
+    except Exception as exc:  # the last line of defence: nothing in one file may break the parse
+        text = str(exc)
+        text = text if len(text) <= 300 else text[:300] + "…"
+        issues = [ConfigIssue(file, "", f"cannot load this file ({type(exc).__name__}: {text})")]
+    claimed = data.get("dag_id") if isinstance(data, dict) else None
+    if not (isinstance(claimed, str) and _DAG_ID.match(claimed)):
+        claimed = path.stem
+    return _Entry(file, claimed, None, issues, data)
+
+
+def _resolve_dag_ids(entries: list[_Entry]) -> None:
+    by_id: dict[str, list[_Entry]] = {}
+    for entry in entries:
+        by_id.setdefault(entry.dag_id, []).append(entry)
+    taken = set(by_id)
+    for dag_id, group in by_id.items():
+        if len(group) == 1:
+            group[0].placeholder_id = placeholder_id(dag_id)
+            continue
+        named = [e for e in group if Path(e.file).stem == dag_id]
+        owner = named[0] if len(named) == 1 else None
+        for entry in group:
+            if entry is owner:
+                entry.placeholder_id = placeholder_id(dag_id)
+                continue
+            others = ", ".join(o.file for o in group if o is not entry)
+            if owner is not None:
+                message = (
+                    f"DAG id {dag_id!r} belongs to {owner.file}, the file named after it; "
+                    "choose another dag_id for this file"
+                )
+                # shown under its own name when that is free, never under the owner's id
+                stem = placeholder_id(Path(entry.file).stem)
+                entry.placeholder_id = stem if stem not in taken else None
+                taken.add(stem)
+            else:
+                message = (
+                    f"DAG id {dag_id!r} is also claimed by {others}; no file is named {dag_id}.yaml, "
+                    "so none of them gets the DAG: change all but one dag_id"
+                )
+                entry.placeholder_id = placeholder_id(dag_id)
+            entry.source = None
+            entry.issues = [*entry.issues, ConfigIssue(entry.file, "dag_id", message)]
+
+
+def _resolve_lake_tables(entries: list[_Entry]) -> None:
+    by_table: dict[str, list[_Entry]] = {}
+    for entry in entries:
+        if entry.source is not None:
+            by_table.setdefault(entry.source.lake_table, []).append(entry)
+    for table, group in by_table.items():
+        if len(group) == 1:
+            continue
+        default = [e for e in group if e.source.config.load.table is None]
+        owner = default[0] if len(default) == 1 else None
+        for entry in group:
+            if entry is owner:
+                continue
+            others = ", ".join(o.file for o in group if o is not entry)
+            if owner is not None:
+                message = (
+                    f"lake table {table!r} is written by {owner.file} (its default table); "
+                    "choose another load.table"
+                )
+            else:
+                message = f"lake table {table!r} is also written by {others}; give each source its own load.table"
+            entry.source = None
+            entry.issues = [*entry.issues, ConfigIssue(entry.file, "load.table", message)]
+
+
+def placeholder_id(name: str) -> str:
+    """`name` as a valid Airflow DAG id (a file name may hold characters a DAG id cannot)."""
+    return name if _DAG_ID.match(name) else re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "_"
+
+
+def _schedule_of(data: object) -> ScheduleConfig | None:
+    """The schedule section of a broken file, when that section alone is valid."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        return ScheduleConfig.model_validate(data.get("schedule") or {})
+    except Exception:
+        return None
+
+
+def _capped(file: str, issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    if len(issues) <= MAX_ISSUES:
+        return issues
+    return [*issues[:MAX_ISSUES], ConfigIssue(file, "", f"… and {len(issues) - MAX_ISSUES:,} more issue(s)")]
+
+
+def load_source(path: Path | str, *, check: bool = True) -> Source:
+    """Parse and validate one source file; raise `ConfigError` listing every issue (at most MAX_ISSUES)."""
+    path = Path(path)
+    try:
+        return _source_from(path, _read_yaml(path), check)
+    except ConfigError as exc:
+        raise ConfigError(_capped(str(path), exc.issues)) from None
+
+
+def _source_from(path: Path, data: dict, check: bool) -> Source:
+    file = str(path)
     try:
         config = SourceConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_issue(file, err, data) for err in exc.errors()]) from None
+        errors = exc.errors()
+        # only the issues that will be shown are formatted (did-you-mean costs ~50 µs each)
+        issues = [_issue(file, err, data) for err in errors[:MAX_ISSUES]]
+        issues += [ConfigIssue(file, format_loc(err["loc"]), err["msg"]) for err in errors[MAX_ISSUES:]]
+        raise ConfigError(issues) from None
     source = Source(dag_id=config.dag_id or path.stem, path=file, config=config)
     if check:
         issues = [ConfigIssue(file, loc, message) for loc, message in cross_check(source)]
@@ -80,16 +240,25 @@ def load_source(path: Path | str, *, check: bool = True) -> Source:
 def _read_yaml(path: Path) -> dict:
     file = str(path)
     try:
-        raw = path.read_bytes()
+        if not path.is_file():  # a FIFO would block the parse on open(); a folder cannot be read
+            raise ConfigError([ConfigIssue(file, "", "not a regular file")])
+        with open(path, "rb") as f:
+            raw = f.read(safe_yaml.MAX_BYTES + 1)  # never read more than a source file may hold
         raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigIssue(file, "", f"cannot read file: {exc}")]) from None
+    if len(raw) > safe_yaml.MAX_BYTES:
+        raise ConfigError([ConfigIssue(file, "", f"the file is larger than {safe_yaml.MAX_BYTES:,} bytes, the limit of a source file")])
     try:
         data = load_yaml(raw)
+    except safe_yaml.YamlProblems as exc:
+        raise ConfigError([ConfigIssue(file, loc, message) for loc, message in exc.problems]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError([ConfigIssue(file, where, f"invalid YAML: {exc.problem}")]) from None
+        # the composer's problem ("but found another document") only reads well after its context
+        what = f"{exc.context}, {exc.problem}" if isinstance(exc, yaml.composer.ComposerError) else exc.problem
+        raise ConfigError([ConfigIssue(file, where, f"invalid YAML: {what}")]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigIssue(file, "", f"invalid YAML: {exc}")]) from None
     if not isinstance(data, dict):

@@ -7,7 +7,9 @@ location and credentials from here, so the two never disagree.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
@@ -25,7 +27,11 @@ _REMOTE_SCHEMES = {"s3", "s3a", "gs", "gcs", *_AZURE_SCHEMES}
 def lake_root(root: str | None = None) -> str:
     """The lake root (`settings.lake_uri()` unless given), without a trailing slash; local as a path."""
     value = (root or settings.lake_uri()).rstrip("/")
-    return value[len("file://") :] if value.startswith("file://") else value
+    value = value[len("file://") :] if value.startswith("file://") else value
+    if not is_remote(value) and "://" not in value and not os.path.isdir(value):
+        # a new local lake is created owner-only (settings.umask): it holds customer data
+        settings.private_mkdir(Path(value))
+    return value
 
 
 def is_remote(uri: str) -> bool:

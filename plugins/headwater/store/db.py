@@ -7,6 +7,7 @@ connection) wins over `HEADWATER_STORE_URL`, which defaults to a SQLite file und
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,7 +87,11 @@ def _create_engine(url: URL) -> Engine:
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        database = Path(url.database).expanduser()
+        settings.private_mkdir(database.parent)
+        # Created owner-only before SQLite opens it (settings.umask): SQLite gives its -wal and
+        # -shm files the database file's permissions.
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, settings.file_mode()))
     engine = create_engine(url)
 
     @event.listens_for(engine, "connect")

@@ -43,7 +43,7 @@ def _row(row: SourceRow) -> str:
         issues = "<br>".join(escape(p) for p in row.problems)
         return (
             f"<tr><td>{escape(row.dag_id)}<br><small>{escape(row.file)}</small></td>"
-            f"<td colspan='8' class='problem'>invalid source file (no DAG):<br>{issues}</td></tr>"
+            f"<td colspan='8' class='problem'>invalid source file (its DAG only fails with this):<br>{issues}</td></tr>"
         )
     status = row.status or "never run"
     colour = STATUS_COLOURS.get(status, "#9e9e9e")

@@ -56,11 +56,14 @@ def source_rows() -> list[SourceRow]:
         for s in loaded.sources
     ]
     for file, issues in loaded.errors.items():
-        stem = file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        rows.append(SourceRow(stem, file, "?", "?", "?", "?", [f"{i.loc}: {i.message}" for i in issues]))
+        # listed under the DAG id of its placeholder (the id the file claims), else its file name
+        holder = loaded.placeholder_of(file)
+        dag_id = holder.dag_id if holder else file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        problems = [f"{i.loc}: {i.message}" if i.loc else i.message for i in issues]
+        rows.append(SourceRow(dag_id, file, "?", "?", "?", "?", problems, status="invalid"))
     for row in rows:
         record = latest.get(row.dag_id)
-        if record is not None:
+        if record is not None and not row.problems:  # an invalid file's last run is not what its DAG does now
             add_run(row, record)
     return sorted(rows, key=lambda r: r.dag_id)
 

@@ -16,8 +16,9 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from headwater import settings
-from headwater.config.base import StrictModel
+from headwater.config.base import FieldProblem, StrictModel
 from headwater.errors import ConfigError, ConfigIssue
+from headwater.validation.expectation_args import EXPECTATION_ARGS
 
 # GX Core 1.x expectations that run on a pandas batch (snake_case of the classes exported by
 # `great_expectations.expectations` and registered, checked against 1.24.1 by a test).
@@ -137,7 +138,8 @@ def check_expectation_type(value: str) -> str | None:
 class Expectation(StrictModel):
     """One GX expectation: `type` plus that expectation's keyword arguments (column, regex, mostly…)."""
 
-    # The keyword arguments are the expectation's own, so they cannot be declared here.
+    # The keyword arguments are the expectation's own, so they are not declared as fields here; they
+    # are checked against `EXPECTATION_ARGS` of the type instead (unknown ones are errors).
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
     type: str = Field(
@@ -159,6 +161,14 @@ class Expectation(StrictModel):
         for name, why in _FORBIDDEN_ARGS.items():
             if name in extra:
                 raise PydanticCustomError("forbidden_argument", f"'{name}' is not allowed: {why}")
+        allowed = (*EXPECTATION_ARGS.get(self.type, ()), *CONFIG_FIELDS)
+        unknown = [name for name in extra if name not in allowed]
+        if unknown:
+            # GX would reject some and silently ignore others; a misspelt `regx:` must not pass
+            name = unknown[0]
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"valid arguments: {', '.join(allowed)}"
+            raise FieldProblem(name, f"unknown argument {name!r} of {self.type}; {hint}")
         missing = [a for a in _required_column_args(self.type) if a not in extra]
         if missing:
             raise PydanticCustomError(
