@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import io
 import json
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -397,24 +398,30 @@ def _csv_pass(source: BinaryIO, name: str, opts: CsvOptions, block: int, done: _
     reader = pacsv.open_csv(
         source, read_options=read_options, parse_options=parse(on_invalid), convert_options=convert
     )
-    seen = 0  # rows of this pass
-    for batch in reader:
-        first = seen
-        seen += batch.num_rows
-        if seen <= resumed:  # handed on by an earlier pass
+    try:
+        seen = 0  # rows of this pass
+        for batch in reader:
+            first = seen
+            seen += batch.num_rows
+            if seen <= resumed:  # handed on by an earlier pass
+                numbers.advance(batch.num_rows)
+                continue
+            if first < resumed:
+                numbers.advance(resumed - first)
+                batch = batch.slice(resumed - first)
+            table, bad = _decode_batch(batch, name, opts.encoding, numbers, offset)
             numbers.advance(batch.num_rows)
-            continue
-        if first < resumed:
-            numbers.advance(resumed - first)
-            batch = batch.slice(resumed - first)
-        table, bad = _decode_batch(batch, name, opts.encoding, numbers, offset)
-        numbers.advance(batch.num_rows)
-        done.rows += batch.num_rows
-        done.records = numbers.passed()
-        done.malformed_upto = pending_upto[0]
-        yield Chunk(table, errors + bad, notes)
-        errors.clear()
-        notes = []
+            done.rows += batch.num_rows
+            done.records = numbers.passed()
+            done.malformed_upto = pending_upto[0]
+            yield Chunk(table, errors + bad, notes)
+            errors.clear()
+            notes = []
+    finally:
+        # pyarrow reads ahead on a thread of its own: after an error (a record straddling blocks)
+        # that thread may still be reading the file while the caller seeks back to its start for
+        # the next pass. Closing waits for a read in flight and makes later ones read nothing.
+        source.close()
     if errors or notes:
         yield Chunk(pa.table({n: pa.array([], pa.string()) for n in names}), list(errors), notes)
 
@@ -452,11 +459,24 @@ class _Replayed(io.RawIOBase):
     def __init__(self, head: bytes, rest: BinaryIO) -> None:
         super().__init__()
         self._head, self._rest = head, rest
+        self._lock = threading.Lock()  # pyarrow's read-ahead thread reads; `close` may come from ours
 
     def readable(self) -> bool:
         return True
 
+    def close(self) -> None:
+        """Detach from the stream (it is not closed): a read in flight ends first, later ones get b""."""
+        with self._lock:
+            self._head, self._rest = b"", None
+        super().close()
+
     def read(self, size: int = -1) -> bytes:
+        with self._lock:
+            if self._rest is None:
+                return b""
+            return self._read(size)
+
+    def _read(self, size: int) -> bytes:
         if not self._head:
             return self._rest.read(size)
         if size is None or size < 0:
