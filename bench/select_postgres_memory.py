@@ -148,6 +148,9 @@ def child(spec_path: str) -> None:
     manifest = run_task(dag, "select", spec["run_id"], xcoms)
     seconds = time.perf_counter() - start
     sizes = [os.path.getsize(p) for p in manifest["parts"]]
+    from headwater.store import db, state
+
+    staged = state.staged_state(db.get_engine(), "hw_bench_pg_select", manifest["state"])
     result = {
         "seconds": seconds,
         "rows_read": manifest["rows_read"],
@@ -160,7 +163,7 @@ def child(spec_path: str) -> None:
         "arrow_pool": pa.default_memory_pool().backend_name,
         "arrow_pool_max_mib": pa.default_memory_pool().max_memory() / MIB,
         "watermark_after": manifest["watermark_after"],
-        "state_keys": len((manifest["state_after"] or {}).get("keys_at_cursor", [])),
+        "state_keys": len((staged or {}).get("keys_at_cursor", [])),
         "xcom_bytes": len(json.dumps(xcoms[("select", "return_value")])),
     }
     Path(spec_path).with_suffix(".out.json").write_text(json.dumps(result))

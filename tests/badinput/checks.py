@@ -9,6 +9,7 @@ import yaml
 from headwater.errors import HeadwaterError
 from headwater.lake.delta import read_table
 from headwater.store import runs
+from headwater.store import state as source_state
 from tests.pipeline.harness import run_pipeline
 
 from .corpus import Case
@@ -87,7 +88,8 @@ def run_and_check(workspace, case: Case, name: str, file_name) -> dict:
     for q, unread in zip(sorted(bad_files, key=lambda q: q["location"]), sorted(case.unread), strict=True):
         assert q["location"].startswith(file_name(unread)), (q, unread)  # a zip member: `a.zip!member`
     select = run.manifest("select")
-    state = set((select["state_after"] or {}).get("files") or {})
+    committed = source_state.get_state(workspace.engine(), name)  # kept in the store, not in XCom
+    state = set((committed or {}).get("files") or {})
     for unread in case.unread:  # not recorded as read: the next run reads it again
         assert not any(key.endswith(unread) for key in state), state
     for readable in set(case.files) - set(case.unread):

@@ -107,6 +107,19 @@ def stage(engine: Engine, source: str, run_id: str, epoch: str, state: dict | No
     return {"epoch": epoch, "run_id": run_id}
 
 
+def staged_state(engine: Engine, source: str, ref: dict) -> dict | None:
+    """The state the run of `ref` staged (what its load will commit); None when nothing is staged."""
+    with engine.connect() as conn:
+        text = conn.execute(
+            select(pending_table.c.state).where(
+                pending_table.c.source == source,
+                pending_table.c.run_id == ref["run_id"],
+                pending_table.c.epoch == ref["epoch"],
+            )
+        ).scalar()
+    return None if text is None else from_json(text)
+
+
 def check_current(engine: Engine, source: str, ref: dict) -> bool:
     """Whether the run of `ref` may still write its batch; False when it already committed.
 
