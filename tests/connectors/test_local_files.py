@@ -71,18 +71,21 @@ def test_csv_options_without_header(include_dir):
     assert rows == [{"a": "x", "b": "y"}, {"a": "1", "b": "2"}] and errors == []
 
 
-def test_empty_files_are_bad_files_and_a_header_alone_holds_no_rows(include_dir):
+def test_empty_files_and_a_header_alone_hold_no_rows(include_dir):
     write(include_dir / "a.csv", "")
     write(include_dir / "b.csv", "id,name\n")
     write(include_dir / "c.jsonl", "")
     write(include_dir / "d.txt", "")
-    chunks, rows, errors = read_all(hook("*.*"))
+    source = hook("*.*")
+    chunks, rows, errors = read_all(source)
     assert rows == []
     assert [(e.code, e.message) for e in errors] == [
-        ("BAD_FILE", f"{include_dir / 'a.csv'}: the file is empty"),
-        ("BAD_FILE", f"{include_dir / 'c.jsonl'}: the file is empty"),
         ("BAD_FILE", f"{include_dir / 'd.txt'}: cannot tell the format from the extension; set connector.format"),
     ]
+    # empty files are read completely (recorded, not read again), with a note for the run record
+    assert f"{include_dir / 'a.csv'}: the file is empty; no rows" in source.notes
+    assert f"{include_dir / 'c.jsonl'}: the file is empty; no rows" in source.notes
+    assert sorted(k.rsplit("/", 1)[-1] for k in source.next_state()["files"]) == ["a.csv", "b.csv", "c.jsonl"]
 
 
 def test_csv_is_chunked(include_dir):

@@ -49,7 +49,6 @@ _JSONL_BLOCK_BYTES = 4 << 20
 MAX_RECORD_BYTES = 64 << 20
 # The raw record kept in a quarantine row is cut after this many characters.
 MAX_RECORD_CHARS = 1 << 20
-_EMPTY = "the file is empty"
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
 
 
@@ -95,6 +94,12 @@ def _cut(record: str | None) -> str | None:
 
 def bad_file(name: str, message: str, code: str = "BAD_FILE") -> Chunk:
     return Chunk(pa.table({}), [_error(code, f"{name}: {message}", location=name)])
+
+
+def empty_file(name: str) -> Chunk:
+    """A file with no bytes (an export with nothing to report): read completely, no rows, a note.
+    Not a BAD_FILE: that would keep it unrecorded and fail every run until someone deleted it."""
+    return Chunk(pa.table({}), [], [f"{name}: the file is empty; no rows"])
 
 
 def unique_names(names: list[str]) -> tuple[list[str], list[str]]:
@@ -368,7 +373,7 @@ def _csv_pass(source: BinaryIO, name: str, opts: CsvOptions, block: int, done: _
     read_opts = {"encoding": opts.encoding, "use_threads": False, "block_size": block}
     head = source.read(block)
     if not head:
-        yield bad_file(name, _EMPTY)
+        yield empty_file(name)
         return
     names = opts.column_names
     notes: list[str] = []
@@ -659,7 +664,7 @@ def _read_jsonl(source: BinaryIO, name: str, chunk_size: int) -> Iterator[Chunk]
         table = pa.concat_tables(pending, promote_options="default") if pending else pa.table({})
         yield Chunk(table, errors)
     if not seen_any:
-        yield bad_file(name, _EMPTY)
+        yield empty_file(name)
 
 
 def _line_blocks(source: BinaryIO, size: int) -> Iterator[memoryview | _LongLine]:
@@ -889,7 +894,7 @@ def _read_json_array(source: BinaryIO, name: str, chunk_size: int) -> Iterator[C
     then parsed item by item so one bad item (too deep, a lone surrogate, not an object) is one error."""
     data = source.read()
     if not data:
-        yield bad_file(name, _EMPTY)
+        yield empty_file(name)
         return
     try:
         text = data.decode(json.detect_encoding(data))
@@ -995,7 +1000,7 @@ def _read_parquet(source: BinaryIO, name: str, chunk_size: int) -> Iterator[Chun
 
     source = seekable_copy(source)
     if source.seek(0, io.SEEK_END) == 0:
-        yield bad_file(name, _EMPTY)
+        yield empty_file(name)
         return
     source.seek(0)
     parquet = pq.ParquetFile(source)
