@@ -180,13 +180,13 @@ validate: {max_error_ratio: 1}
     assert main(["preview", "bad_lines", "--rows", "200"]) == 0
     out = capsys.readouterr().out
     assert "150 rows read (148 readable, 2 unreadable)" in out
-    assert "line 11:" in out and "line 121:" in out
+    assert "line 11 (record 10):" in out and "line 121 (record 120):" in out
 
     assert main(["preview", "bad_lines", "--rows", "20"]) == 0
     out = capsys.readouterr().out
     assert "20 rows read (19 readable, 1 unreadable)" in out
     assert "19 of 19 rows mapped" in out
-    assert "line 11:" in out
+    assert "line 11 (record 10):" in out
     assert "line 121" not in out  # past the 20 rows read
 
 

@@ -49,7 +49,7 @@ def lint_targets(arguments: list[Path]) -> tuple[list[Path], list[str]]:
             if not found:
                 problems.append(f"{path}: no source files (*.yaml, *.yml) in this folder")
             files.extend(found)
-        elif path.is_file():
+        elif path.exists():  # a FIFO or device too: the loader says why it is not a source file
             files.append(path)
         else:
             problems.append(f"{path}: no such file or folder")

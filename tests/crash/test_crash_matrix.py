@@ -405,10 +405,14 @@ def test_crash(kind, mode, point, follow_up, store_url, server, tmp_path, monkey
             assert outcome["status"] == "success", outcome
             if POINTS[point] == "load":
                 # someone clears the killed run's load after r3 succeeded: refused, nothing written
+                from airflow.sdk.exceptions import AirflowFailException
+
                 from headwater.store.state import StateConflict
 
-                with pytest.raises(StateConflict, match="committed by run 'r3'"):
+                # a permanent error: the task fails at once, no retry could make it right
+                with pytest.raises(AirflowFailException, match="committed by run 'r3'") as refused:
                     run_task(m.dag, "load", "r2", xcoms)
+                assert isinstance(refused.value.__cause__, StateConflict)
         check(m, batches=2)
         last = m.run("r4")
         assert last["status"] == "no_data" and last["rows_read"] == 0, last

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from headwater.civil_dates import civil
+
 # Days and microseconds since 1970 of PostgreSQL's first day (4714-11-24 BC): anything ADBC
 # delivers below that is a wrapped-around value (infinity, -infinity, or a year past 294246).
 PG_MIN_DAY = -2_440_588
@@ -161,22 +163,11 @@ def plain_batch(batch: pa.RecordBatch, problems: list[Problem]) -> pa.RecordBatc
 
 
 # -- checks ------------------------------------------------------------------------------------
-def _civil(days: int) -> tuple[int, int, int]:
-    """Proleptic Gregorian (year, month, day) of a day number since 1970, for any year."""
-    z = days + 719_468
-    era = z // 146_097
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = mp + 3 if mp < 10 else mp - 9
-    return yoe + era * 400 + (month <= 2), month, day
 
 
 def date_text(days: int) -> str:
     """PostgreSQL's way of writing a date, including years before 1 and after 9999."""
-    year, month, day = _civil(days)
+    year, month, day = civil(days)
     return f"{year:04d}-{month:02d}-{day:02d}" if year > 0 else f"{1 - year:04d}-{month:02d}-{day:02d} BC"
 
 

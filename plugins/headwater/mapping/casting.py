@@ -12,6 +12,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from headwater.civil_dates import civil_text
 from headwater.mapping import fastpath
 from headwater.target_schemas import arrow_type
 
@@ -174,7 +175,7 @@ def render_temporal(values: pa.Array) -> list[str | None]:
             out.append(None)
             continue
         days, left = divmod(number, per_day)
-        text = _civil_date(days)
+        text = civil_text(days)
         if per_second is not None:
             seconds, fraction = divmod(left, per_second)
             text += f"T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
@@ -185,18 +186,6 @@ def render_temporal(values: pa.Array) -> list[str | None]:
     return out
 
 
-def _civil_date(days: int) -> str:
-    """Proleptic Gregorian date of a day count from 1970-01-01, any year (H. Hinnant's algorithm)."""
-    z = days + 719_468
-    era = z // 146_097
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = mp + 3 if mp < 10 else mp - 9
-    year = yoe + era * 400 + (month <= 2)
-    return f"{'-' if year < 0 else ''}{abs(year):04d}-{month:02d}-{day:02d}"
 
 
 def as_text(values: Any) -> Any:
