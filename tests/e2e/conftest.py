@@ -188,8 +188,9 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]
         HEADWATER_HOME=str(root / "headwater"),
         HEADWATER_SOURCES_DIR=str(sources),
         HEADWATER_PORT=str(port),
-        # The log servers of the scheduler and the triggerer have fixed default ports (8793/8794):
-        # move them so this instance can run next to a `make run`.
+        # scripts/local-bin/airflow starts scheduler and triggerer without their log servers; should
+        # one start anyway (Airflow run without the shim), its fixed default port (8793/8794) would
+        # clash with a `make run` next to this instance: give it a free one.
         AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
         AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
         NO_COLOR="1",
