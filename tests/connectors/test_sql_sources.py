@@ -245,6 +245,7 @@ def test_abandoned_read_releases_the_connection(db):
         pytest.param({"primary_key": "id"}, "id=2", id="primary-key"),
         pytest.param({"cursor": {"column": "updated_at"}}, "updated_at=2024-01-02 00:00:00", id="cursor"),
         pytest.param({}, "row 2 of this read", id="row-number"),
+        # every location names the table (or `the query`) first
     ],
 )
 def test_rejected_row_carries_its_location_and_raw_record(fields, location, include_dir, set_conn):
@@ -267,7 +268,7 @@ def test_rejected_row_carries_its_location_and_raw_record(fields, location, incl
             "TYPE_MISMATCH",
             "score",
             "five",
-            location,
+            f"table '{table}', {location}",
         )
         assert json.loads(error.record) == {
             "id": 2,
@@ -295,7 +296,7 @@ def test_postgres_value_error_is_located_by_cursor_without_primary_key(include_d
         assert ids(rows) == [1]
         [error] = [e for c in chunks for e in c.errors]
         assert (error.code, error.column, error.value) == ("VALUE_OUT_OF_RANGE", "due", "infinity")
-        assert error.location == "updated_at=2024-01-02T10:00:00"
+        assert error.location == f"table '{db.qualified(table)}', updated_at=2024-01-02T10:00:00"
         assert json.loads(error.record)["id"] == 2
         # The quarantined row is accounted for: the watermark moves over it, it is not read again.
         state = hook.next_state()
@@ -326,7 +327,8 @@ def test_quarantined_rows_are_accounted_for_by_the_watermark(db):
     hook = make_hook(config)
     chunks, rows = read(hook)
     assert ids(rows) == [1]
-    assert sorted(e.location for c in chunks for e in c.errors) == ["id=2", "id=3"]
+    where = f"table '{db.qualified(table)}'"
+    assert sorted(e.location for c in chunks for e in c.errors) == [f"{where}, id=2", f"{where}, id=3"]
     state = hook.next_state()
     assert state["cursor"]["value"] == db.ts_state("2024-01-02 00:00:00") and state["keys_at_cursor"] == [[3]]
 

@@ -400,7 +400,7 @@ def test_value_is_exact_or_quarantined(backend, sql_type, arrow_type, values, in
                 assert (error.code, error.column, error.value) == (expected.code, "v", expected.value), (
                     literal
                 )
-                assert error.location == f"id={i}" and error.stage == "select" and error.row is None
+                assert error.location == f"table '{table}', id={i}" and error.stage == "select" and error.row is None
                 record = expected.value if expected.record is None else expected.record
                 assert json.loads(error.record) == {"id": i, "v": record}
                 continue

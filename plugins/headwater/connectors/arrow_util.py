@@ -13,6 +13,7 @@ from decimal import Decimal
 import pyarrow as pa
 
 from .base import Chunk
+from .positions import slice_runs
 
 _CONVERSION_ERRORS = (
     pa.ArrowInvalid,
@@ -28,11 +29,13 @@ def rechunk(chunks: Iterable[Chunk], size: int) -> Iterator[Chunk]:
     """Re-cut a stream of chunks (any sizes, one schema) into chunks of exactly `size` rows (last: fewer).
 
     Errors (and notes) travel with the next chunk emitted; a trailing chunk with no rows carries the rest.
+    Runs (where the rows are) are cut with their rows.
     """
     pending: list[pa.Table] = []
     count = 0
     errors: list = []
     notes: list[str] = []
+    runs: list = []
     empty: pa.Table | None = None
     for chunk in chunks:
         errors.extend(chunk.errors)
@@ -45,13 +48,15 @@ def rechunk(chunks: Iterable[Chunk], size: int) -> Iterator[Chunk]:
         while offset < table.num_rows:
             take = min(size - count, table.num_rows - offset)
             pending.append(table.slice(offset, take))
+            runs.extend(chunk.runs if take == table.num_rows else slice_runs(chunk.runs, offset, take))
             count += take
             offset += take
             if count == size:
-                yield Chunk(_concat(pending), errors, notes)
-                pending, count, errors, notes = [], 0, [], []
+                yield Chunk(_concat(pending), errors, notes, runs=runs)
+                pending, count, errors, notes, runs = [], 0, [], [], []
     if pending or errors or notes:
-        yield Chunk(_concat(pending) if pending else (empty if empty is not None else pa.table({})), errors, notes)
+        table = _concat(pending) if pending else (empty if empty is not None else pa.table({}))
+        yield Chunk(table, errors, notes, runs=runs)
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:

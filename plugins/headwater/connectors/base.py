@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
     from headwater.records import RowError
 
+    from .positions import Run
+
 SELECT_STAGE = "select"
 
 
@@ -28,6 +30,9 @@ class Chunk:
     File sources set `origin` (the file's key). `withdrawn` means the file could not be read to
     the end (a BAD_FILE error): select drops every row and row error of that origin, earlier
     chunks included, since the file is not recorded as read and is read whole again next run.
+
+    `runs` say where the table's rows are in the source (`positions.Run`, in row order, covering
+    every row); empty when the reader does not know. Select stages them as the location index.
     """
 
     table: pa.Table
@@ -35,6 +40,7 @@ class Chunk:
     notes: list[str] = field(default_factory=list)
     origin: str | None = None
     withdrawn: bool = False
+    runs: list[Run] = field(default_factory=list)
 
 
 class SourceReader:

@@ -32,6 +32,7 @@ from .base import SELECT_STAGE, Chunk
 from .compression import compression_of, decompress, limit_expansion, seekable_copy, without_suffix
 from .json_values import MAX_JSON_DEPTH, RecordProblem, check_depth, check_text, parse_record, value_end
 from .models import CsvOptions
+from .positions import ITEM, LINE, ROW, Run, runs_of, slice_runs, without_rows
 
 EXTENSIONS = {
     ".csv": "csv",
@@ -318,6 +319,25 @@ class _RecordNumbers:
             n += 1
         return n
 
+    def spans(self, rows: int) -> list[tuple[int, int]]:
+        """(first number, count) of the consecutive numbers of the next `rows` batch rows: the
+        same numbers `of` gives, one pair per stretch between malformed records."""
+        out: list[tuple[int, int]] = []
+        n, left = self.next, rows
+        for skipped in self.malformed:
+            if skipped < n:
+                continue
+            gap = skipped - n
+            if gap >= left:
+                break
+            if gap:
+                out.append((n, gap))
+                left -= gap
+            n = skipped + 1
+        if left:
+            out.append((n, left))
+        return out
+
     def advance(self, rows: int) -> None:
         if rows:
             last = self.of(rows - 1)
@@ -414,12 +434,12 @@ def _csv_pass(source: BinaryIO, name: str, opts: CsvOptions, block: int, done: _
             if first < resumed:
                 numbers.advance(resumed - first)
                 batch = batch.slice(resumed - first)
-            table, bad = _decode_batch(batch, name, opts.encoding, numbers, offset)
+            table, bad, runs = _decode_batch(batch, name, opts.encoding, numbers, offset)
             numbers.advance(batch.num_rows)
             done.rows += batch.num_rows
             done.records = numbers.passed()
             done.malformed_upto = pending_upto[0]
-            yield Chunk(table, errors + bad, notes)
+            yield Chunk(table, errors + bad, notes, runs=runs)
             errors.clear()
             notes = []
     finally:
@@ -501,8 +521,10 @@ class _Replayed(io.RawIOBase):
 
 def _decode_batch(
     batch: pa.RecordBatch, name: str, encoding: str, numbers: _RecordNumbers, offset: int
-) -> tuple[pa.Table, list[RowError]]:
-    """Raw bytes -> text columns; rows with bytes that are not valid text become BAD_ENCODING."""
+) -> tuple[pa.Table, list[RowError], list[Run]]:
+    """Raw bytes -> text columns; rows with bytes that are not valid text become BAD_ENCODING.
+    The table's runs say the line of each row kept (record number + `offset`)."""
+    runs = [Run(count, name, LINE, first + offset, first) for first, count in numbers.spans(batch.num_rows)]
     arrays, bad_rows = [], {}
     for column_name, column in zip(batch.schema.names, batch.columns, strict=True):
         text = _ascii_as_text(column)
@@ -546,7 +568,8 @@ def _decode_batch(
     if bad_rows:
         keep = [i for i in range(table.num_rows) if i not in bad_rows]
         table = table.take(pa.array(keep, pa.int64()))
-    return table, errors
+        runs = without_rows(runs, bad_rows)
+    return table, errors, runs
 
 
 def _ascii_as_text(column: pa.Array) -> pa.Array | None:
@@ -573,7 +596,16 @@ def _ascii_only(column: pa.Array) -> bool:
 # -- JSON -----------------------------------------------------------------------------------------
 
 
-def _records_chunk(typed: TypedColumns, records: list[dict], where: list[str], raw: list[str], name: str) -> Chunk:
+def _records_chunk(
+    typed: TypedColumns,
+    records: list[dict],
+    where: list[str],
+    raw: list[str],
+    name: str,
+    lines: list[int],
+    items: list[int] | None = None,
+) -> Chunk:
+    """A table of parsed records (`lines`: each one's line; `items`: its place in a JSON array)."""
     names = list(typed.types)
     known = set(names)
     for record in records:
@@ -593,7 +625,8 @@ def _records_chunk(typed: TypedColumns, records: list[dict], where: list[str], r
         )
         for m in mismatches
     ]
-    return Chunk(table, errors)
+    runs = runs_of(name, LINE if items is None else ITEM, lines, items)
+    return Chunk(table, errors, runs=without_rows(runs, {m.index for m in mismatches}))
 
 
 def _json_type(value: object) -> str:
@@ -614,7 +647,7 @@ def _read_jsonl(source: BinaryIO, name: str, chunk_size: int) -> Iterator[Chunk]
     typed = TypedColumns()
     lineno = 1  # number of the first line of the next block
     seen_any = False
-    pending: list[pa.Table] = []
+    pending: list[tuple[pa.Table, list[Run]]] = []
     count = 0
     errors: list[RowError] = []
     for block in _line_blocks(source, _JSONL_BLOCK_BYTES):
@@ -633,36 +666,41 @@ def _read_jsonl(source: BinaryIO, name: str, chunk_size: int) -> Iterator[Chunk]
             lineno += 1
             continue
         newlines, flat = _block_shape(block)
-        table = _jsonl_block_fast(block, typed, flat)
+        lines = newlines + (0 if block[-1] == 0x0A else 1)
+        table = _jsonl_block_fast(block, typed, flat, lines)
         if table is not None:
-            parsed = [Chunk(table)]
+            parsed = [Chunk(table, runs=[Run(table.num_rows, name, LINE, lineno)] if table.num_rows else [])]
         else:  # the block is reused for the next one: the per-line reader gets its own copy
             parsed = _jsonl_lines(bytes(block), lineno, typed, name, chunk_size)
         lineno += newlines
         for chunk in parsed:
             errors.extend(chunk.errors)
             if chunk.table.num_rows:
-                pending.append(chunk.table)
+                pending.append((chunk.table, chunk.runs))
                 count += chunk.table.num_rows
         # Cut exact chunks here: a field first seen later joins the schema (earlier rows of the
         # chunk get null), which `rechunk` alone cannot do across tables of different schemas.
         while count >= chunk_size:
             taken: list[pa.Table] = []
+            runs: list[Run] = []
             need = chunk_size
             while need:
-                head = pending[0]
+                head, head_runs = pending[0]
                 if head.num_rows <= need:
-                    taken.append(pending.pop(0))
+                    pending.pop(0)
+                    taken.append(head)
+                    runs.extend(head_runs)
                 else:
                     taken.append(head.slice(0, need))
-                    pending[0] = head.slice(need)
+                    runs.extend(slice_runs(head_runs, 0, need))
+                    pending[0] = (head.slice(need), slice_runs(head_runs, need, head.num_rows - need))
                 need -= taken[-1].num_rows
             count -= chunk_size
-            yield Chunk(pa.concat_tables(taken, promote_options="default"), errors)
+            yield Chunk(pa.concat_tables(taken, promote_options="default"), errors, runs=runs)
             errors = []
     if pending or errors:
-        table = pa.concat_tables(pending, promote_options="default") if pending else pa.table({})
-        yield Chunk(table, errors)
+        table = pa.concat_tables([t for t, _ in pending], promote_options="default") if pending else pa.table({})
+        yield Chunk(table, errors, runs=[r for _, rs in pending for r in rs])
     if not seen_any:
         yield empty_file(name)
 
@@ -763,8 +801,10 @@ def _block_shape(block: memoryview) -> tuple[int, bool]:
     return newlines, not bool(np.any(line_of[1:] == line_of[:-1]))
 
 
-def _jsonl_block_fast(block: memoryview, typed: TypedColumns, flat: bool) -> pa.Table | None:
-    """The block as a table typed like the per-line reader would, or None to parse it line by line."""
+def _jsonl_block_fast(block: memoryview, typed: TypedColumns, flat: bool, lines: int) -> pa.Table | None:
+    """The block as a table typed like the per-line reader would, or None to parse it line by line.
+    `lines`: how many lines the block holds; a table of fewer rows (pyarrow skips blank lines)
+    goes line by line too, so row N of the block is line N and the location index stays exact."""
     import pyarrow.json as pajson
 
     if not flat:
@@ -810,6 +850,8 @@ def _jsonl_block_fast(block: memoryview, typed: TypedColumns, flat: bool) -> pa.
         columns.append(column)
     if _has_null_line(table):
         return None  # a `null` line reads as a row of nulls here: the per-line reader rejects it
+    if table.num_rows != lines:
+        return None
     typed.types = types  # only a block that was taken fixes the types of new fields
     return pa.Table.from_arrays(columns, names=names)
 
@@ -846,6 +888,7 @@ def _jsonl_lines(block: bytes, first: int, typed: TypedColumns, name: str, chunk
     records: list[dict] = []
     where: list[str] = []
     raw_lines: list[str] = []
+    linenos: list[int] = []
     errors: list[RowError] = []
     for lineno, raw in enumerate(block.split(b"\n"), first):
         if not raw.strip():
@@ -878,13 +921,14 @@ def _jsonl_lines(block: bytes, first: int, typed: TypedColumns, name: str, chunk
         records.append(value)
         where.append(f"line {lineno}")
         raw_lines.append(text)
+        linenos.append(lineno)
         if len(records) >= chunk_size:
-            chunk = _records_chunk(typed, records, where, raw_lines, name)
+            chunk = _records_chunk(typed, records, where, raw_lines, name, linenos)
             chunk.errors[:0] = errors
             yield chunk
-            records, where, raw_lines, errors = [], [], [], []
+            records, where, raw_lines, linenos, errors = [], [], [], [], []
     if records or errors:
-        chunk = _records_chunk(typed, records, where, raw_lines, name)
+        chunk = _records_chunk(typed, records, where, raw_lines, name, linenos)
         chunk.errors[:0] = errors
         yield chunk
 
@@ -905,6 +949,8 @@ def _read_json_array(source: BinaryIO, name: str, chunk_size: int) -> Iterator[C
     decoder = json.JSONDecoder()
     typed = TypedColumns()
     records, where, raw, errors = [], [], [], []
+    lines: list[int] = []
+    items: list[int] = []
     position = _skip_space(text, 0)
     if text.startswith("\ufeff", position):
         position = _skip_space(text, position + 1)
@@ -951,6 +997,8 @@ def _read_json_array(source: BinaryIO, name: str, chunk_size: int) -> Iterator[C
             records.append(value)
             where.append(at)
             raw.append(text[position:end])
+            lines.append(line)
+            items.append(item)
         else:
             shown = text[position:end]
             errors.append(
@@ -964,10 +1012,10 @@ def _read_json_array(source: BinaryIO, name: str, chunk_size: int) -> Iterator[C
             )
         position = _skip_space(text, end)
         if len(records) >= chunk_size:
-            chunk = _records_chunk(typed, records, where, raw, name)
+            chunk = _records_chunk(typed, records, where, raw, name, lines, items)
             chunk.errors[:0] = errors
             yield chunk
-            records, where, raw, errors = [], [], [], []
+            records, where, raw, errors, lines, items = [], [], [], [], [], []
         if position >= len(text):
             yield bad_file(name, _invalid_json(json.JSONDecodeError("Expecting ',' delimiter", text, position)))
             return
@@ -975,7 +1023,7 @@ def _read_json_array(source: BinaryIO, name: str, chunk_size: int) -> Iterator[C
         yield bad_file(name, _invalid_json(json.JSONDecodeError("Extra data", text, _skip_space(text, position + 1))))
         return
     if records or errors:
-        chunk = _records_chunk(typed, records, where, raw, name)
+        chunk = _records_chunk(typed, records, where, raw, name, lines, items)
         chunk.errors[:0] = errors
         yield chunk
 
@@ -1006,9 +1054,11 @@ def _read_parquet(source: BinaryIO, name: str, chunk_size: int) -> Iterator[Chun
     parquet = pq.ParquetFile(source)
     names, renamed = unique_names(parquet.schema_arrow.names)
     notes = _renamed_note(name, renamed)
+    first = 1  # rows are numbered from 1 inside the file, as SQL rows are in a read
     for batch in parquet.iter_batches(batch_size=chunk_size):
         table = pa.Table.from_batches([batch])
         if renamed:
             table = table.rename_columns(names)
-        yield Chunk(table, notes=notes)
+        yield Chunk(table, notes=notes, runs=[Run(table.num_rows, name, ROW, None, first)] if table.num_rows else [])
+        first += table.num_rows
         notes = []

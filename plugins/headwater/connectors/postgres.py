@@ -272,7 +272,7 @@ class PostgresSourceHook(SqlSource, PostgresHook):
         problems: list[pg_values.Problem] = []
         batch = pg_values.check_batch(pg_values.plain_batch(batch, problems), problems)
         if not problems:
-            return Chunk(batch)
+            return Chunk(batch, runs=self.read_runs(offset, batch.num_rows, set()))
         by_row: dict[int, list[pg_values.Problem]] = {}
         for problem in problems:
             by_row.setdefault(problem.index, []).append(problem)
@@ -287,4 +287,4 @@ class PostgresSourceHook(SqlSource, PostgresHook):
                 )
                 errors.append(self.value_error(p.code, p.column, p.value, message, row, number))
         keep = pa.array([i for i in range(batch.num_rows) if i not in by_row], type=pa.int64())
-        return Chunk(batch.take(keep), errors)
+        return Chunk(batch.take(keep), errors, runs=self.read_runs(offset, batch.num_rows, set(by_row)))

@@ -23,6 +23,7 @@ from headwater.records import RowError, render_value
 from .arrow_util import BadValue, TypedColumns, rechunk
 from .base import Chunk, SourceReader
 from .models import SqlConnector
+from .positions import KEY, READ, Run, key_location, render, without_rows
 
 # Reasons for `connect_failure`, worded the same for every database.
 REFUSED = "connection refused — is the server running and the port right?"
@@ -356,7 +357,17 @@ class SqlSource(SourceReader):
                     "the declared type or earlier rows); CAST it in a query to read it"
                 )
             errors.append(self.value_error(m.code, m.column, m.value, message, row, offset + m.index + 1))
-        return Chunk(table, errors)
+        return Chunk(table, errors, runs=self.read_runs(offset, len(rows), {m.index for m in mismatches}))
+
+    def read_runs(self, offset: int, rows: int, dropped: set[int]) -> list[Run]:
+        """Where a chunk's rows are: rows `offset + 1 ..` of this read, less the `dropped` ones.
+        (`read` replaces them by key runs when a primary key or cursor names each row.)"""
+        return without_rows([Run(rows, self._what(), READ, None, offset + 1)], dropped) if rows else []
+
+    def row_keys(self) -> tuple[str, ...]:
+        """The columns that name a row in locations: the primary key, else the cursor."""
+        cfg = self.config
+        return tuple(cfg.primary_key) or ((cfg.cursor.column,) if cfg.cursor else ())
 
     def value_error(
         self, code: str, column: str, value: object, message: str, row: dict, number: int
@@ -375,12 +386,13 @@ class SqlSource(SourceReader):
         )
 
     def row_location(self, row: dict, number: int) -> str:
-        """Where a row is in the source: its primary key, else its cursor value, else its position."""
-        cfg = self.config
-        names = list(cfg.primary_key) or ([cfg.cursor.column] if cfg.cursor else [])
+        """Where a row is in the source: the table (or the query), then the row's primary key, else
+        its cursor value, else its position. Rows rejected by later stages get the same text from
+        the location index (`lake/locations.py`)."""
+        names = self.row_keys()
         if names and all(n in row for n in names):
-            return ", ".join(f"{n}={'NULL' if row[n] is None else row[n]}" for n in names)
-        return f"row {number} of this read"
+            return key_location(self._what(), names, row)
+        return render(self._what(), READ, None, number)
 
     def _what(self) -> str:
         return f"table '{self.config.table}'" if self.config.table else "the query"
@@ -450,6 +462,7 @@ class SqlSource(SourceReader):
                 watermark = cfg.cursor.initial_value
             tracker = CursorTracker(cfg.cursor.column, list(cfg.primary_key), previous)
         sql, params = self.select_sql(watermark)
+        keys = self.row_keys()
         self.log.info("Reading with: %s (parameters %s)", sql, params)
         with self.reader_connection() as conn:
             for chunk in rechunk(self.stream(conn, sql, params), cfg.chunk_size):
@@ -458,6 +471,9 @@ class SqlSource(SourceReader):
                     chunk.errors = tracker.filter_rejected(chunk.errors, chunk.table.schema)
                     tracker.observe(chunk.table)
                     tracker.observe_rejected(chunk.errors, chunk.table.schema)
+                if keys and all(k in chunk.table.column_names for k in keys):
+                    # each row names itself; its values are read from the staged row when needed
+                    chunk.runs = [Run(chunk.table.num_rows, self._what(), KEY, keys=keys)] if chunk.table.num_rows else []
                 yield chunk
         self._next_state = tracker.state() if tracker else None
 

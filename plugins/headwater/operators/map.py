@@ -31,6 +31,7 @@ class MapOperator(StageOperator):
         self.mapping = mapping
 
     def run_stage(self, context: Context) -> dict:
+        from headwater.lake.locations import LocationIndex
         from headwater.lake.quarantine import errors_to_table
         from headwater.mapping.engine import compile_mapping
         from headwater.records import rejected_rows, tally
@@ -45,6 +46,7 @@ class MapOperator(StageOperator):
         quarantine_parts: list[str] = []
         codes: dict[str, int] = {}
         mapped = rejected = 0
+        index = None  # loaded when the first row is rejected
         for table in staging.read(selected["parts"]):
             _unique_columns(table.column_names)
             result = compiled.apply(table)
@@ -52,7 +54,9 @@ class MapOperator(StageOperator):
                 parts.append(staging.write("map", result.table))
                 mapped += result.table.num_rows
             if result.errors:
-                quarantine_parts.append(staging.write("map-quarantine", errors_to_table(result.errors)))
+                index = index or LocationIndex.load(staging, selected.get("location_parts", []))
+                errors = index.fill(result.errors)  # the file and line (or table and key) of each row
+                quarantine_parts.append(staging.write("map-quarantine", errors_to_table(errors)))
                 rejected += len(rejected_rows(result.errors))
                 tally(result.errors, codes)
         self.log.info("mapped %d rows onto %s; %d rows rejected %s", mapped, self.mapping.target, rejected, codes)

@@ -1,7 +1,9 @@
 """select: stream the chosen rows out of the source into run-scoped Arrow IPC parts.
 
 Memory stays bounded by the connector's chunk size: one chunk is read, tagged with `_hw_row`,
-written, and dropped. The state the read leads to is staged in the store (`store/state.py`), never
+written, and dropped. Where each row is in its source (file and line, table and key) goes to the
+location index staged next to the parts (`lake/locations.py`), a few numbers per chunk, so a row
+that map or validate rejects is still traced to its line. The state the read leads to is staged in the store (`store/state.py`), never
 put in XCom; the manifest carries a reference to it, and only load commits it.
 """
 
@@ -56,6 +58,7 @@ class SelectOperator(StageOperator):
         from headwater.connectors.file_source import FileSource
         from headwater.connectors.registry import make_hook
         from headwater.faults import crash_point
+        from headwater.lake.locations import INDEX_STAGE, IndexWriter
         from headwater.lake.quarantine import errors_to_table
         from headwater.records import ROW_ID, tally
         from headwater.store import db, state
@@ -65,8 +68,9 @@ class SelectOperator(StageOperator):
         state_before = snapshot.state
         hook = make_hook(self.connector)
         staging = self.staging(context)
-        for stage in ("select", "select-quarantine"):
+        for stage in ("select", "select-quarantine", INDEX_STAGE):
             staging.reset(stage)
+        index = IndexWriter(staging)
         parts: list[str] = []
         quarantine_parts: list[str] = []
         pending: list = []
@@ -111,10 +115,11 @@ class SelectOperator(StageOperator):
                 table = chunk.table.append_column(
                     ROW_ID, pa.array(np.arange(rows, rows + chunk.table.num_rows, dtype=np.int64))
                 )
-                rows += chunk.table.num_rows
-                origin.rows += chunk.table.num_rows
                 origin.parts.append(staging.write("select", table))
                 parts.append(origin.parts[-1])
+                index.add(rows, chunk.table.num_rows, chunk.runs, parts[-1])
+                rows += chunk.table.num_rows
+                origin.rows += chunk.table.num_rows
                 crash_point("mid_select")
             if len(pending) >= ERROR_FLUSH:
                 origin.quarantine_parts.append(staging.write("select-quarantine", errors_to_table(pending)))
@@ -122,6 +127,7 @@ class SelectOperator(StageOperator):
                 pending = []
         if pending:
             quarantine_parts.append(staging.write("select-quarantine", errors_to_table(pending)))
+        index.flush()
         codes = {code: count for code, count in codes.items() if count}
         rows -= withdrawn_rows
         self.log.info("read %d rows in %d parts; %d rows rejected while reading", rows, len(parts), rejected)
@@ -129,6 +135,8 @@ class SelectOperator(StageOperator):
         return {
             "parts": parts,
             "quarantine_parts": quarantine_parts,
+            # _hw_row -> file and line (or table and key): map and validate locate the rows they reject
+            "location_parts": index.parts,
             "rows_read": rows,
             "rows_rejected": rejected,
             "errors_by_code": codes,

@@ -65,17 +65,19 @@ class ValidateOperator(StageOperator):
             # Bad expectation arguments fail here, before any data is touched. Without expectations
             # Great Expectations is neither imported (7-16 s) nor given a context to build.
             validator.prepare()
-            checked = self._check(validator, staging, mapped["parts"])
+            checked = self._check(validator, staging, mapped["parts"], selected.get("location_parts", []))
         else:  # nothing to check: map's parts already are the valid rows, no need to copy them
             checked = Checked(parts=list(mapped["parts"]), valid=mapped["rows_mapped"])
         return self._finish(context, staging, selected, mapped, checked)
 
-    def _check(self, validator: Any, staging: Any, parts: list[str]) -> Checked:
+    def _check(self, validator: Any, staging: Any, parts: list[str], location_parts: list[str]) -> Checked:
+        from headwater.lake.locations import LocationIndex
         from headwater.lake.quarantine import errors_to_table
         from headwater.records import tally
         from headwater.validation.runner import split_valid
 
         checked = Checked()
+        index = None  # select's location index, loaded when the first row fails
         # An empty run is validated too, so table-level checks (row count) still fire.
         for table in staging.read(parts) if parts else [self._empty_batch()]:
             result = validator.validate(table)
@@ -84,7 +86,9 @@ class ValidateOperator(StageOperator):
                 checked.parts.append(staging.write("validate", good))
                 checked.valid += good.num_rows
             if result.errors:
-                checked.quarantine_parts.append(staging.write("validate-quarantine", errors_to_table(result.errors)))
+                index = index or LocationIndex.load(staging, location_parts)
+                errors = index.fill(result.errors)  # the file and line (or table and key) of each row
+                checked.quarantine_parts.append(staging.write("validate-quarantine", errors_to_table(errors)))
                 tally(result.errors, checked.codes)
             checked.failed += len(result.failed_rows)
             checked.table_failures += [f for f in result.table_failures if f not in checked.table_failures]
