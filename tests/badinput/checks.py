@@ -17,7 +17,7 @@ from .corpus import Case
 TABLE = "bad_input"
 
 
-def source_file(workspace, name: str, connector: dict) -> None:
+def source_file(workspace, name: str, connector: dict, expectations: list[dict] | None = None) -> None:
     source = {
         "description": "bad input corpus",
         "owner": "tests",
@@ -30,7 +30,7 @@ def source_file(workspace, name: str, connector: dict) -> None:
                 {"to": "occurred_at", "from": "ts"},
             ],
         },
-        "validate": {"max_error_ratio": 1.0},
+        "validate": {"max_error_ratio": 1.0, **({"expectations": expectations} if expectations else {})},
         "schedule": {"interval": "1d", "start_date": "2026-01-01"},
         "load": {"table": TABLE, "mode": "append"},
     }
@@ -83,6 +83,9 @@ def run_and_check(workspace, case: Case, name: str, file_name) -> dict:
         if not case.files:
             continue  # SQL rows: key / cursor value in `location` (SQL value conversion, issue 9 item 3)
         assert q["location"] and q["location"].split(":line ")[0] in {file_name(f) for f in case.files}, q
+    for q in quarantine:  # rows map or validate rejected too: located through select's index
+        if q["stage"] != "select" and case.files:
+            assert q["location"] and q["location"].split(":")[0] in {file_name(f) for f in case.files}, q
     bad_files = [q for q in quarantine if q["error_code"] == "BAD_FILE"]
     assert len(bad_files) == len(case.unread)
     for q, unread in zip(sorted(bad_files, key=lambda q: q["location"]), sorted(case.unread), strict=True):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
 from tests.pipeline.harness import run_pipeline
 
 from .checks import apply, run_and_check, source_file
-from .corpus import CASES, GOOD, Case, csv, row
+from .corpus import CASES, EVENTS, GOOD, TS, Case, csv, jl, jsonl, obj, parquet, row
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -100,3 +101,51 @@ def test_withdrawn_file_takes_its_flushed_row_errors_with_it(workspace, tmp_path
         f"{folder / 'a.csv'}:line 3", f"{folder / 'a.csv'}:line 4"
     }
     assert len(rows("bad_input", "bad_input")) == 2
+
+
+def test_rows_rejected_after_select_carry_their_file_and_line(workspace, tmp_path):
+    """A CAST_FAILED row (map), an expectation failure (validate) and Parquet rows name the exact
+    file and line (row, item) they came from, also when lines were skipped before them and the rows
+    cross chunk boundaries: select's location index ties `_hw_row` to them."""
+    import json
+
+    from .checks import rows
+
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    bad_ts, bad_type = "not-a-time", "nope"
+    # a.csv: line 3 malformed (skipped by select), line 5 has a bad timestamp, line 7 a bad type
+    (folder / "a.csv").write_bytes(csv(row(1), "e2", row(3), f"e4,t,{bad_ts}", row(5), f"e6,{bad_type},{TS}", row(7)))
+    # b.jsonl: a blank line (2) and a malformed line (4) before the bad rows on lines 5 and 7
+    lines = [jl(1), "", jl(3), "{broken", json.dumps(obj(5, ts=bad_ts)), jl(6), json.dumps(obj(7, type=bad_type))]
+    (folder / "b.jsonl").write_bytes(jsonl(*lines))
+    # c.parquet: rows 3 (bad type) and 6 (bad timestamp) of the file, read in batches of 2
+    events = EVENTS.set_column(1, "type", pa.array(["t", "t", bad_type, "t", "t", "t"]))
+    events = events.set_column(2, "ts", pa.array([TS] * 5 + [bad_ts]))
+    (folder / "c.parquet").write_bytes(parquet(events, row_group_size=4))
+    # d.json: items 2 (bad type, line 1) and 4 (bad timestamp, line 3)
+    items = [jl(1), json.dumps(obj(2, type=bad_type)), "\n" + jl(3), "\n" + json.dumps(obj(4, ts=bad_ts))]
+    (folder / "d.json").write_bytes(("[" + ", ".join(items) + "]").encode())
+    expectations = [{"type": "expect_column_values_to_be_in_set", "column": "event_type", "value_set": ["t"]}]
+    source_file(workspace, "bad_input", {"type": "local_files", "path": f"{folder}/*", "chunk_size": 2}, expectations)
+    run = run_pipeline(workspace.dag("bad_input"), "run_1")
+    assert run.manifest("select")["location_parts"]  # the index is staged next to the parts
+    later = sorted(
+        (q["stage"], q["error_code"], q["location"], json.loads(q["record"])["event_id" if q["stage"] == "validate" else "id"])
+        for q in rows("_quarantine", "bad_input")
+        if q["stage"] != "select"
+    )
+    expect = "expect_column_values_to_be_in_set"
+    assert later == sorted(
+        [
+            ("map", "CAST_FAILED", f"{folder / 'a.csv'}:line 5", "e4"),
+            ("validate", expect, f"{folder / 'a.csv'}:line 7", "e6"),
+            ("map", "CAST_FAILED", f"{folder / 'b.jsonl'}:line 5", "e5"),
+            ("validate", expect, f"{folder / 'b.jsonl'}:line 7", "e7"),
+            ("validate", expect, f"{folder / 'c.parquet'}:row 3", "e2"),
+            ("map", "CAST_FAILED", f"{folder / 'c.parquet'}:row 6", "e5"),
+            ("validate", expect, f"{folder / 'd.json'}:line 1, item 2", "e2"),
+            ("map", "CAST_FAILED", f"{folder / 'd.json'}:line 3, item 4", "e4"),
+        ]
+    )
+    assert len(rows("bad_input", "bad_input")) == 4 + 3 + 4 + 2
