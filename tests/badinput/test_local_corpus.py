@@ -149,3 +149,31 @@ def test_rows_rejected_after_select_carry_their_file_and_line(workspace, tmp_pat
         ]
     )
     assert len(rows("bad_input", "bad_input")) == 4 + 3 + 4 + 2
+
+
+def test_retried_stages_locate_rejected_rows_once_from_the_retry_index(workspace, tmp_path):
+    """A retried select replaces its index (batch-keyed, like its parts); retried map and validate
+    read it again: every rejected row is quarantined once, with its line."""
+    from headwater.lake.locations import INDEX_STAGE
+    from headwater.lake.staging import Staging
+    from tests.pipeline.harness import run_task
+
+    from .checks import rows
+
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    (folder / "a.csv").write_bytes(csv(*(row(i) if i % 7 else f"e{i},t,never" for i in range(1, 30))))
+    source_file(workspace, "bad_input", {"type": "local_files", "path": f"{folder}/*", "chunk_size": 4})
+    dag = workspace.dag("bad_input")
+    run = run_pipeline(dag, "run_1", until="validate")
+    first = run.manifest("select")["location_parts"]
+    for task in ("select", "map", "validate"):  # each retried once, as Airflow would after a crash
+        run_task(dag, task, "run_1", run.xcoms)
+    again = run.manifest("select")["location_parts"]
+    staging = Staging(dag.dag_id, "run_1")
+    assert staging.parts(INDEX_STAGE) == again and len(again) == len(first)
+    for task in ("load", "monitor"):
+        run_task(dag, task, "run_1", run.xcoms)
+    located = sorted(q["location"] for q in rows("_quarantine", "bad_input"))
+    # records 7, 14, 21, 28 have a bad timestamp: lines 8, 15, 22, 29 (the header is line 1)
+    assert located == sorted(f"{folder / 'a.csv'}:line {n + 1}" for n in (7, 14, 21, 28))

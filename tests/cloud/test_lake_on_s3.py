@@ -42,6 +42,12 @@ def test_source_run_writes_lake_and_quarantine_to_s3(workspace, lake_on_s3):
     assert sorted(q["error_code"] for q in quarantine) == [
         "CAST_FAILED", "MALFORMED_ROW", "expect_column_values_to_match_regex",
     ]
+    # rows map and validate rejected are located through select's index, staged on S3 as well
+    assert run.manifest("select")["location_parts"][0].startswith(f"s3://{store.bucket}/lake/_staging/")
+    csv = workspace.include / "demo" / "crm_contacts.csv"
+    assert sorted((q["stage"], q["location"]) for q in quarantine) == [
+        ("map", f"{csv}:line 13"), ("select", f"{csv}:line 62"), ("validate", f"{csv}:line 25"),
+    ]
     keys = [o["Key"] for o in store.client.list_objects_v2(Bucket=store.bucket, Prefix="lake/")["Contents"]]
     assert any(k.startswith("lake/crm_contacts/_delta_log/") for k in keys)
     assert any(k.startswith("lake/_quarantine/_delta_log/") for k in keys)
