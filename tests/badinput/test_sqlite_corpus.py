@@ -68,3 +68,36 @@ def test_map_refuses_duplicate_column_names_with_a_clear_error():
     with pytest.raises(StageFailed, match="duplicate column names: id, type;") as caught:
         _unique_columns(["id", "type", "id", "ts", "type"])
     assert caught.value.reason == "duplicate_columns"
+
+
+@pytest.mark.parametrize(
+    ("selection", "where"),
+    [
+        pytest.param({"table": "events", "primary_key": "id"}, "table 'events', id={id}", id="primary-key"),
+        pytest.param({"table": "events"}, "table 'events', row {number} of this read", id="row-number"),
+        pytest.param({"query": "SELECT * FROM events WHERE n IS NOT NULL"}, "the query, row {number} of this read", id="query"),
+    ],
+)
+def test_rows_rejected_after_select_are_located_like_rows_rejected_by_select(workspace, tmp_path, selection, where):
+    """A SQL row that map (CAST_FAILED) or validate (an expectation) rejects is located as select
+    locates its own rejects: the table or query, then the primary key or the row's number."""
+    import json
+
+    from .checks import rows
+
+    path = tmp_path / "crm.db"
+    database(path, [*ROWS, ("e5", "t", TS, "five"), ("e6", "t", "never", 6), ("e7", "bad", TS, 7), ("e8", "t", TS, 8)])
+    expectations = [{"type": "expect_column_values_to_be_in_set", "column": "event_type", "value_set": ["t"]}]
+    source_file(workspace, "bad_input_sqlite", {"type": "sqlite", "database": str(path), "chunk_size": 3, **selection}, expectations)
+    from tests.pipeline.harness import run_pipeline
+
+    run_pipeline(workspace.dag("bad_input_sqlite"), "run_1")
+    found = sorted((q["stage"], q["error_code"], q["location"]) for q in rows("_quarantine", "bad_input_sqlite"))
+    assert found == sorted(
+        [
+            ("select", "TYPE_MISMATCH", where.format(id="e5", number=6)),
+            ("map", "CAST_FAILED", where.format(id="e6", number=7)),
+            ("validate", "expect_column_values_to_be_in_set", where.format(id="e7", number=8)),
+        ]
+    )
+    assert json.loads(next(q["record"] for q in rows("_quarantine", "bad_input_sqlite") if q["stage"] == "map"))["id"] == "e6"
