@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 # Column added by select to every row: its 0-based position in this run's read. Stages carry it
 # through so a quarantined row can always be traced back to what was read.
 ROW_ID = "_hw_row"
-# Optional column a select stage may add: where the row is in its source (see RowError.location).
+# Optional column a hand-built select may add: where the row is in its source (see RowError.location).
+# Headwater's select does not: it stages a location index instead (lake/locations.py).
 LOCATION = "_hw_location"
 
 
@@ -27,8 +28,9 @@ class RowError:
     value: str | None  # offending value rendered as text (truncated)
     message: str
     record: str | None = None  # the whole row as JSON (or the raw line), when known
-    # Where the row is in its source, so a person can find it there: "<file>:line 12" for files,
-    # "id=42" (primary key) or "updated_at=2024-03-01 10:00:00" (cursor) for SQL and API sources.
+    # Where the row is in its source, so a person can find it there: "<file>:line 12" for files
+    # ("<file>:row 5" for Parquet), "table 'contacts', id=42" (primary key; else the cursor value,
+    # else "row N of this read") for SQL sources. Map and validate fill it from select's index.
     location: str | None = None
 
     def as_dict(self) -> dict:
