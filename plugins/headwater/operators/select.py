@@ -3,8 +3,9 @@
 Memory stays bounded by the connector's chunk size: one chunk is read, tagged with `_hw_row`,
 written, and dropped. Where each row is in its source (file and line, table and key) goes to the
 location index staged next to the parts (`lake/locations.py`), a few numbers per chunk, so a row
-that map or validate rejects is still traced to its line. The state the read leads to is staged in the store (`store/state.py`), never
-put in XCom; the manifest carries a reference to it, and only load commits it.
+that map or validate rejects is still traced to its line. The state the read leads to is staged
+in the store (`store/state.py`), never put in XCom; the manifest carries a reference to it, and
+only load commits it.
 """
 
 from __future__ import annotations
