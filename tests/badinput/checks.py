@@ -85,7 +85,7 @@ def run_and_check(workspace, case: Case, name: str, file_name) -> dict:
         assert q["location"] and q["location"].split(":line ")[0] in {file_name(f) for f in case.files}, q
     for q in quarantine:  # rows map or validate rejected too: located through select's index
         if q["stage"] != "select" and case.files:
-            assert q["location"] and q["location"].split(":")[0] in {file_name(f) for f in case.files}, q
+            assert q["location"] and any(q["location"].startswith(f"{file_name(f)}") for f in case.files), q
     bad_files = [q for q in quarantine if q["error_code"] == "BAD_FILE"]
     assert len(bad_files) == len(case.unread)
     for q, unread in zip(sorted(bad_files, key=lambda q: q["location"]), sorted(case.unread), strict=True):
