@@ -7,6 +7,8 @@ import sqlite3
 
 import pytest
 
+from tests.pipeline.harness import run_pipeline
+
 from .checks import run_and_check, source_file
 from .corpus import TS, Case
 
@@ -89,8 +91,6 @@ def test_rows_rejected_after_select_are_located_like_rows_rejected_by_select(wor
     database(path, [*ROWS, ("e5", "t", TS, "five"), ("e6", "t", "never", 6), ("e7", "bad", TS, 7), ("e8", "t", TS, 8)])
     expectations = [{"type": "expect_column_values_to_be_in_set", "column": "event_type", "value_set": ["t"]}]
     source_file(workspace, "bad_input_sqlite", {"type": "sqlite", "database": str(path), "chunk_size": 3, **selection}, expectations)
-    from tests.pipeline.harness import run_pipeline
-
     run_pipeline(workspace.dag("bad_input_sqlite"), "run_1")
     found = sorted((q["stage"], q["error_code"], q["location"]) for q in rows("_quarantine", "bad_input_sqlite"))
     assert found == sorted(
