@@ -62,9 +62,10 @@ CURSOR_TYPES = {
 def _decimal(field) -> pa.DataType:
     big = field.field_type in ("BIGNUMERIC", "BIGDECIMAL")
     default_precision, default_scale = BIGNUMERIC_DEFAULT if big else NUMERIC_DEFAULT
-    scale = default_scale if field.scale is None else int(field.scale)
-    precision = default_precision if field.precision is None else int(field.precision)
-    # A declared precision counts digits before the point only when no scale is given too.
+    if field.precision is None:
+        precision, scale = default_precision, default_scale
+    else:  # NUMERIC(P) is NUMERIC(P, 0), as in BigQuery
+        precision, scale = int(field.precision), int(field.scale or 0)
     return pa.decimal256(precision, scale) if big or precision > 38 else pa.decimal128(precision, scale)
 
 
