@@ -58,6 +58,17 @@ class Emulator:
             project=PROJECT, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=self.rest_url)
         )
 
+    @property
+    def retry(self):
+        """A short retry: the client's default retries an emulator's 500 for 10 minutes."""
+        from google.cloud.bigquery import DEFAULT_RETRY
+
+        return DEFAULT_RETRY.with_deadline(10)
+
+    def insert(self, ref: str, rows: list[dict]) -> list:
+        """insert_rows_json (streaming insert): bqemulator does not implement load jobs from JSON."""
+        return self.client().insert_rows_json(ref, rows, retry=self.retry)
+
     def connection(self, **extra) -> str:
         """An Airflow `google_cloud_platform` connection (AIRFLOW_CONN_* JSON) to this emulator."""
         fields = {

@@ -16,14 +16,14 @@ from tests.dagrun.conftest import airflow_home, project  # noqa: F401  (shared f
 pytestmark = [pytest.mark.dagrun, pytest.mark.integration]
 
 
-def _rows(ids, minute: int = 0) -> list[dict]:
+def _rows(ids, hour: int = 0) -> list[dict]:
     return [
         {
             "id": i,
             "email": "broken" if i % 50 == 0 else f"user{i}@example.com",
             "first_name": f"Name{i}",
             "country": "gb",
-            "updated_at": f"2026-01-01T00:{minute + i // 60:02d}:{i % 60:02d}Z",
+            "updated_at": f"2026-01-01T{hour:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
         }
         for i in ids
     ]
@@ -39,7 +39,7 @@ def test_bigquery_source_incremental_in_airflow(project, bq_emulator, bq_dataset
                               bq.SchemaField("first_name", "STRING"), bq.SchemaField("country", "STRING"),
                               bq.SchemaField("updated_at", "TIMESTAMP")])
     )
-    assert client.insert_rows_json(ref, _rows(range(1, 301))) == []
+    assert bq_emulator.insert(ref, _rows(range(1, 301))) == []
     project.env["AIRFLOW_CONN_HW_DAGRUN_BQ"] = bq_emulator.connection()
     (project.sources / "crm_bq.yaml").write_text(SOURCE.format(dataset=bq_dataset))
 
@@ -56,9 +56,9 @@ def test_bigquery_source_incremental_in_airflow(project, bq_emulator, bq_dataset
     # 2 rows moved forward, 1 new row at exactly the watermark, 10 new rows after it.
     client.query(
         f"UPDATE `{ref}` SET country = 'fr', updated_at = TIMESTAMP '2026-01-02 00:00:00+00' WHERE id IN (1, 2)"
-    ).result()
+    ).result(retry=bq_emulator.retry)
     late = _rows([301])[0] | {"email": "late@example.com", "updated_at": "2026-01-01T00:05:00Z"}
-    assert client.insert_rows_json(ref, [late, *_rows(range(302, 312), minute=60)]) == []
+    assert bq_emulator.insert(ref, [late, *_rows(range(302, 312), hour=1)]) == []
     second = project.dags_test("crm_bq", "2026-03-02")
     assert second.state == "success", second.output
     latest = runs.runs_for(engine, "crm_bq")[0]
