@@ -3,8 +3,10 @@
 The emulator pins packages Airflow's venv cannot take, so it runs from its own virtual environment,
 built on first use by `scripts/bqemulator-env.sh` (cached under ~/.cache/headwater). It serves
 the REST API (jobs, tables, tabledata.list) and the Storage Read API over plaintext gRPC, so both
-read paths are tested for real. What it lacks (IAM, 401/403 answers) is tested against a small
-HTTP server speaking BigQuery's REST error format (test_bigquery_errors.py).
+table read paths are tested for real. What it lacks is tested at the protocol level: IAM and
+credential refusals against a small HTTP server speaking BigQuery's REST errors
+(test_bigquery_errors.py); a query job's result through the Storage Read API against a gRPC server
+speaking BigQueryRead (test_bigquery_storage_protocol.py).
 
 Without the emulator its tests skip with the reason, except in CI (env `CI` set), where they fail.
 """

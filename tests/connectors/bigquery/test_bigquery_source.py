@@ -33,7 +33,7 @@ def read_all(hook, state=None) -> tuple[pa.Table, list]:
     return (pa.concat_tables(tables) if tables else None), chunks
 
 
-def _typed_table(client, dataset: str) -> str:
+def _typed_table(client, dataset: str, retry) -> str:
     from google.cloud import bigquery as bq
 
     schema = [
@@ -54,7 +54,8 @@ def _typed_table(client, dataset: str) -> str:
     table = client.create_table(bq.Table(f"{client.project}.{dataset}.typed", schema=schema))
     errors = client.insert_rows_json(
         table,
-        [
+        retry=retry,
+        json_rows=[
             {
                 "id": 1, "amount": "12.34", "plain": "0.000000001", "ts": "2026-01-01T10:00:00.123456Z",
                 "local": "2026-01-01T10:00:00", "day": "2026-01-01", "ok": True, "raw": "AAH/",
@@ -87,7 +88,7 @@ EXPECTED_SCHEMA = pa.schema(
 
 @pytest.mark.parametrize("read_api", ["storage", "rest"])
 def test_table_types_are_exact_on_both_read_paths(bq_emulator, bq_dataset, conn_id, read_api) -> None:
-    table = _typed_table(bq_emulator.client(), bq_dataset)
+    table = _typed_table(bq_emulator.client(), bq_dataset, bq_emulator.retry)
     hook = make_hook(connector(conn_id, table=f"{bq_dataset}.{table}", read_api=read_api, chunk_size=1))
     assert "2 rows" not in hook.check() and f"table 'hw-test.{bq_dataset}.typed'" in hook.check()
     result, chunks = read_all(hook)
@@ -109,7 +110,7 @@ def test_table_types_are_exact_on_both_read_paths(bq_emulator, bq_dataset, conn_
 
 
 def test_columns_are_selected_in_the_order_given(bq_emulator, bq_dataset, conn_id) -> None:
-    table = _typed_table(bq_emulator.client(), bq_dataset)
+    table = _typed_table(bq_emulator.client(), bq_dataset, bq_emulator.retry)
     hook = make_hook(connector(conn_id, table=table, dataset=bq_dataset, columns=["ts", "id"]))
     result, _ = read_all(hook)
     assert result.column_names == ["ts", "id"]
@@ -117,6 +118,7 @@ def test_columns_are_selected_in_the_order_given(bq_emulator, bq_dataset, conn_i
 
 def _events(client, dataset: str, rows: list[tuple[int, str]]) -> None:
     from google.cloud import bigquery as bq
+    from google.cloud.bigquery import DEFAULT_RETRY
 
     ref = f"{client.project}.{dataset}.events"
     try:
@@ -126,7 +128,8 @@ def _events(client, dataset: str, rows: list[tuple[int, str]]) -> None:
             bq.Table(ref, schema=[bq.SchemaField("id", "INT64"), bq.SchemaField("updated_at", "TIMESTAMP"),
                                   bq.SchemaField("note", "STRING")])
         )
-    assert client.insert_rows_json(ref, [{"id": i, "updated_at": ts, "note": f"n{i}"} for i, ts in rows]) == []
+    rows_json = [{"id": i, "updated_at": ts, "note": f"n{i}"} for i, ts in rows]
+    assert client.insert_rows_json(ref, rows_json, retry=DEFAULT_RETRY.with_deadline(10)) == []
 
 
 # Query results are read page by page here: bqemulator's Storage Read API cannot open a query job's
@@ -188,7 +191,7 @@ def test_datetime_and_date_cursors_bind_their_own_types(bq_emulator, bq_dataset,
     ref = f"{bq_emulator.client().project}.{bq_dataset}.days"
     client = bq_emulator.client()
     client.create_table(bq.Table(ref, schema=[bq.SchemaField("day", "DATE"), bq.SchemaField("local", "DATETIME")]))
-    client.insert_rows_json(ref, [{"day": f"2026-02-0{i}", "local": f"2026-02-0{i}T12:00:00"} for i in range(1, 6)])
+    bq_emulator.insert(ref, [{"day": f"2026-02-0{i}", "local": f"2026-02-0{i}T12:00:00"} for i in range(1, 6)])
     by_day = make_hook(connector(conn_id, table=f"{bq_dataset}.days", cursor={"column": "day", "initial_value": "2026-02-03"}, read_api="rest"))
     table, _ = read_all(by_day)
     assert table.column("day").to_pylist() == [dt.date(2026, 2, i) for i in (3, 4, 5)]
