@@ -188,13 +188,17 @@ class BigQuerySourceHook(SourceReader, BigQueryHook):
             except api.NotFound:
                 names = [d.dataset_id for d in self.client.list_datasets(project, retry=self.retry)]
                 return ConnectionCheckError(
-                    f"dataset '{dataset}' not found in project '{project}'{note}; {closest(dataset, names, 'dataset')}"
+                    f"dataset '{dataset}' not found in project '{project}'{note}; {closest(dataset, names, 'dataset')}",
+                    transient=False,
                 )
             names = [t.table_id for t in self.client.list_tables(f"{project}.{dataset}", retry=self.retry)]
         except api.GoogleAPICallError as lookup:  # cannot even list: say what we know
-            return ConnectionCheckError(f"{self._what()} not found{note}: {first_message(exc)} ({first_message(lookup)})")
+            return ConnectionCheckError(
+                f"{self._what()} not found{note}: {first_message(exc)} ({first_message(lookup)})", transient=False
+            )
         return ConnectionCheckError(
-            f"table '{table}' not found in dataset '{project}.{dataset}'{note}; {closest(table, names, 'table')}"
+            f"table '{table}' not found in dataset '{project}.{dataset}'{note}; {closest(table, names, 'table')}",
+            transient=False,
         )
 
     # -- what is read -------------------------------------------------------------------------
@@ -334,13 +338,25 @@ class BigQuerySourceHook(SourceReader, BigQueryHook):
             batches = self.table_batches(self.table_parts(), [f.name for f in fields], fields)
         else:
             batches = self.query_batches(*self.select_sql(cursor_type, watermark))
-        chunks = (Chunk(conform(batch, schema)) for batch in batches)
+        chunks = (Chunk(self._conform(batch, schema)) for batch in batches)
         for chunk in rechunk(chunks, cfg.chunk_size):
             if tracker:
                 chunk.table = tracker.filter(chunk.table)
                 tracker.observe(chunk.table)
             yield chunk
         self._next_state = tracker.state() if tracker else None
+
+    def _conform(self, batch, schema: pa.Schema) -> pa.Table:
+        import pyarrow as pa
+
+        try:
+            return conform(batch, schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError) as exc:
+            # e.g. a NUMERIC(10, 2) value with more digits than declared: never rounded silently
+            raise SelectionError(
+                f"{self._what()} (connection '{self.config.conn_id}') returned a value that does not fit "
+                f"its declared BigQuery type: {exc}"
+            ) from exc
 
     def _use_storage(self) -> object | None:
         """The Storage Read client to read with, or None for REST pages (with a note why)."""

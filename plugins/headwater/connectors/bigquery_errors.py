@@ -71,7 +71,8 @@ def translate(
     if isinstance(exc, (RefreshError, DefaultCredentialsError, api.Unauthorized, api.Unauthenticated)):
         return ConnectionCheckError(
             f"BigQuery rejected the credentials of connection '{conn}': {first_message(exc)} — check key_path "
-            "or keyfile_dict in its extra (an expired or deleted service-account key fails this way)"
+            "or keyfile_dict in its extra (an expired or deleted service-account key fails this way)",
+            transient=False,
         )
     if isinstance(exc, (api.Forbidden, api.PermissionDenied)):
         reasons = {e.get("reason") for e in getattr(exc, "errors", None) or [] if isinstance(e, dict)}
@@ -79,7 +80,8 @@ def translate(
             return ConnectionCheckError(f"BigQuery quota exceeded{note}: {first_message(exc)}", transient=True)
         return ConnectionCheckError(
             f"permission denied by BigQuery{note}: {first_message(exc)}; {missing_role(exc)} "
-            "to the connection's service account"
+            "to the connection's service account",
+            transient=False,
         )
     if isinstance(exc, api.NotFound):
         return not_found(exc)

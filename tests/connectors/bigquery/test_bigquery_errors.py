@@ -94,7 +94,7 @@ def test_refusals_say_what_to_fix(fake_bq, fields, answer, expected) -> None:
         check(**fields)
     assert expected in str(info.value)
     assert "(connection 'hw_bq_fake')" in str(info.value) or "connection 'hw_bq_fake'" in str(info.value)
-    assert info.value.transient is not True  # waiting does not grant a role
+    assert info.value.transient is False  # waiting does not grant a role: no retries burnt
 
 
 def test_quota_is_transient(fake_bq) -> None:
