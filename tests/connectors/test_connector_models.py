@@ -120,7 +120,7 @@ INVALID = [
         {"type": "mongo", "conn_id": "x"},
         "",
         "Input tag 'mongo' found using 'type' does not match any of the expected tags: "
-        "'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql'",
+        "'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql', 'bigquery'",
         id="unknown_type",
     ),
     pytest.param(
