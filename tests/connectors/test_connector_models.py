@@ -120,7 +120,7 @@ INVALID = [
         {"type": "mongo", "conn_id": "x"},
         "",
         "Input tag 'mongo' found using 'type' does not match any of the expected tags: "
-        "'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql'",
+        "'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql', 'bigquery'",
         id="unknown_type",
     ),
     pytest.param(
@@ -203,19 +203,20 @@ def test_registry_covers_exactly_the_union():
 def test_unknown_type_message():
     with pytest.raises(
         UnknownConnectorType,
-        match=r"^unknown connector type 'mongo'; valid types: azure_blob, gcs, local_files, mysql, postgres, s3, sftp, sqlite$",
+        match=r"^unknown connector type 'mongo'; valid types: azure_blob, bigquery, gcs, local_files, mysql, postgres, s3, sftp, sqlite$",
     ):
         get_spec("mongo")
 
 
 def test_load_hook_returns_provider_subclasses():
+    from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
     from airflow.providers.mysql.hooks.mysql import MySqlHook
     from airflow.providers.postgres.hooks.postgres import PostgresHook
     from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 
     from headwater.connectors.base import SourceReader
 
-    expected = {"postgres": PostgresHook, "mysql": MySqlHook, "sqlite": SqliteHook}
+    expected = {"postgres": PostgresHook, "mysql": MySqlHook, "sqlite": SqliteHook, "bigquery": BigQueryHook}
     for name, spec in REGISTRY.items():
         hook = load_hook(spec)
         assert issubclass(hook, SourceReader)

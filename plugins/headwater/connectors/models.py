@@ -247,6 +247,87 @@ class SftpConnector(_FileOptions):
     conn_id: str = Field(min_length=1)
 
 
+class BigQueryConnector(StrictModel):
+    """A BigQuery table or read-only query, through an Airflow `google_cloud_platform` connection.
+
+    Project, dataset and location default to the connection (extras `project`, `dataset`,
+    `location`); the fields here override them for one source.
+    """
+
+    type: Literal["bigquery"]
+    conn_id: str = Field(min_length=1, description="An Airflow `google_cloud_platform` connection.")
+    project: str | None = Field(None, min_length=1, description="Project of the table and of the query jobs (default: the connection's).")
+    dataset: str | None = Field(None, min_length=1, description="Dataset of a `table` named without one (default: the connection's extra `dataset`).")
+    location: str | None = Field(None, min_length=1, description="Where jobs run, e.g. `EU`, `US`, `europe-west1` (default: the connection's).")
+    table: str | None = Field(None, description="`table`, `dataset.table` or `project.dataset.table`.")
+    query: str | None = Field(None, description="A read-only GoogleSQL SELECT/WITH statement, run as a query job.")
+    columns: list[str] | None = Field(None, min_length=1)
+    primary_key: list[str] = []
+    cursor: CursorConfig | None = Field(None, description="Incremental on a TIMESTAMP, DATETIME, DATE or INT64 column.")
+    where: str | None = Field(
+        None,
+        min_length=1,
+        description="A GoogleSQL condition added to every read, e.g. a partition filter "
+        "`_PARTITIONDATE >= DATE_SUB(CURRENT_DATE(), INTERVAL 3 DAY)`, so a run scans only those partitions.",
+    )
+    read_api: Literal["auto", "storage", "rest"] = Field(
+        "auto",
+        description="auto: the Storage Read API (Arrow) where it is installed and permitted, else pages of "
+        "the REST API; storage: the Storage Read API only; rest: pages of the REST API only.",
+    )
+    maximum_bytes_billed: int | None = Field(
+        None, gt=0, description="Query jobs fail instead of billing more than this many bytes."
+    )
+    chunk_size: int = Field(50_000, gt=0, description="Rows per chunk (and per REST page).")
+
+    @field_validator("primary_key", mode="before")
+    @classmethod
+    def _key_as_list(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    _no_nul = field_validator("table", "columns", "primary_key", "where")(_no_nul)
+
+    @field_validator("table")
+    @classmethod
+    def _table_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_$-]+){0,2}", value.replace(":", "")):
+            raise ValueError(f"table must be `table`, `dataset.table` or `project.dataset.table`, got '{value}'")
+        return value
+
+    @field_validator("query")
+    @classmethod
+    def _read_only(cls, value: str | None) -> str | None:
+        return None if value is None else check_read_only_query(value)
+
+    @field_validator("where")
+    @classmethod
+    def _condition(cls, value: str | None) -> str | None:
+        # Checked as the query it becomes part of: no second statement, nothing that writes.
+        if value is not None:
+            try:
+                check_read_only_query(f"SELECT 1 FROM t WHERE ({value})")
+            except ValueError as exc:
+                raise ValueError(str(exc).replace("query", "where")) from None
+        return value
+
+    @model_validator(mode="after")
+    def _selection(self) -> BigQueryConnector:
+        if (self.table is None) == (self.query is None):
+            which = "not both" if self.table else "one is required"
+            raise ValueError(f"set exactly one of `table` or `query` ({which})")
+        if self.columns is not None:
+            if self.cursor and self.cursor.column not in self.columns:
+                raise FieldProblem(
+                    "cursor", f"cursor column '{self.cursor.column}' is not selected; add it to connector.columns"
+                )
+            for i, key in enumerate(self.primary_key):
+                if key not in self.columns:
+                    raise FieldProblem(
+                        f"primary_key.{i}", f"primary key column '{key}' is not selected; add it to connector.columns"
+                    )
+        return self
+
+
 SqlConnector = SqliteConnector | PostgresConnector | MySqlConnector
 FileConnector = LocalFilesConnector | S3Connector | GcsConnector | AzureBlobConnector | SftpConnector
 
@@ -258,6 +339,7 @@ Connector = Annotated[
     | SftpConnector
     | SqliteConnector
     | PostgresConnector
-    | MySqlConnector,
+    | MySqlConnector
+    | BigQueryConnector,
     Field(discriminator="type"),
 ]

@@ -16,6 +16,7 @@ from headwater.errors import HeadwaterError
 
 from .models import (
     AzureBlobConnector,
+    BigQueryConnector,
     GcsConnector,
     LocalFilesConnector,
     MySqlConnector,
@@ -55,6 +56,7 @@ REGISTRY: dict[str, ConnectorSpec] = {
         PostgresConnector, "headwater.connectors.postgres:PostgresSourceHook", "PostgreSQL"
     ),
     "mysql": ConnectorSpec(MySqlConnector, "headwater.connectors.mysql:MySqlSourceHook", "MySQL / MariaDB"),
+    "bigquery": ConnectorSpec(BigQueryConnector, "headwater.connectors.bigquery:BigQuerySourceHook", "Google BigQuery"),
 }
 
 

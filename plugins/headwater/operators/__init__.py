@@ -9,6 +9,7 @@ from headwater.operators.map import MapOperator
 from headwater.operators.monitor import MonitorOperator
 from headwater.operators.select import (
     AzureBlobSelectOperator,
+    BigQuerySelectOperator,
     GcsSelectOperator,
     LocalFilesSelectOperator,
     MySqlSelectOperator,
@@ -22,6 +23,7 @@ from headwater.operators.validate import ValidateOperator
 
 __all__ = [
     "AzureBlobSelectOperator",
+    "BigQuerySelectOperator",
     "ConnectOperator",
     "GcsSelectOperator",
     "LoadOperator",

@@ -235,6 +235,12 @@ class MySqlSelectOperator(SelectOperator):
     connector_type = "mysql"
 
 
+class BigQuerySelectOperator(SelectOperator):
+    """Select from Google BigQuery (`connector.type: bigquery`)."""
+
+    connector_type = "bigquery"
+
+
 def select_operator_for(connector_type: str) -> type[SelectOperator]:
     """The select operator class of a connector type (each type has its own)."""
     for cls in SelectOperator.__subclasses__():
