@@ -57,25 +57,36 @@ class ValidationResult:
 class Validator:
     """Validates chunks of mapped rows against a `validate:` section; build once, call per chunk.
 
+    The standard row-level expectations (not null, unique, compound unique, regex, between, in set,
+    value lengths) are evaluated on the Arrow chunk by `arrow_checks`, which builds the same GX result
+    objects GX would; every other expectation, and any of those whose arguments or column types it
+    does not mirror, runs in GX's pandas engine on a dataframe of just the columns it needs.
+
     :param cfg: the source's validate section.
     :param file: name of the source file, used in ConfigErrors about expectation arguments.
+    :param engine: "auto" (Arrow where it applies, GX for the rest) or "gx" (everything through GX's
+        pandas engine on the whole chunk, as before the Arrow path; tests compare the two).
     """
 
-    def __init__(self, cfg: ValidateConfig, *, file: str = "validate"):
+    def __init__(self, cfg: ValidateConfig, *, file: str = "validate", engine: str = "auto"):
+        if engine not in ("auto", "gx"):
+            raise ValueError(f"engine must be 'auto' or 'gx', not {engine!r}")
         self.cfg = cfg
         self.file = file
+        self.engine = engine
         # Read the suite file now (stdlib only): a missing file fails before any data is touched.
         self._expectations = all_expectations(cfg)
-        self._gx: tuple[Any, Any, dict[str, str]] | None = None  # (batch definition, suite, id → loc)
+        self._gx: _GX | None = None
+        self._plans: dict[tuple[int, Any], Any] = {}  # (expectation index, schema) → check or None
 
     @property
     def enabled(self) -> bool:
         return bool(self._expectations)
 
-    def prepare(self) -> tuple[Any, Any, dict[str, str]]:
+    def prepare(self) -> _GX:
         """Build the GX objects now (once): ephemeral context, pandas datasource, dataframe asset,
-        whole-dataframe batch definition and suite. Raises ConfigError for bad expectation arguments.
-        `validate` calls it; call it earlier to fail before reading any data."""
+        whole-dataframe batch definition and the expectations. Raises ConfigError for bad expectation
+        arguments. `validate` calls it; call it earlier to fail before reading any data."""
         if self._gx is not None:
             return self._gx
         import great_expectations as gx
@@ -107,12 +118,12 @@ class Validator:
         )
         asset = context.data_sources.add_pandas("headwater").add_dataframe_asset("chunk")
         batch_definition = asset.add_batch_definition_whole_dataframe("whole chunk")
+        # One suite with every expectation gives each its id (results are matched to locs by id);
+        # GX runs a suite of just the expectations the Arrow path leaves to it.
         suite = context.suites.add(gx.ExpectationSuite(name="headwater"))
-        locs: dict[str, str] = {}
-        for loc, expectation in built:
-            added = suite.add_expectation(expectation)
-            locs[str(added.id)] = loc
-        self._gx = (batch_definition, suite, locs)
+        expectations = [suite.add_expectation(e) for _, e in built]
+        locs = {str(e.id): loc for (loc, _), e in zip(built, expectations, strict=True)}
+        self._gx = _GX(context, batch_definition, suite, expectations, locs)
         return self._gx
 
     def validate(self, table: pa.Table) -> ValidationResult:
@@ -124,11 +135,116 @@ class Validator:
                 summary={"success": True, "rows": table.num_rows, "rows_failed": 0, "expectations": []}
             )
 
-        batch_definition, suite, locs = self.prepare()
+        gxo = self.prepare()
+        results: list = []
+        left: list[int] = []  # expectations GX evaluates on this chunk
+        if self.engine == "gx":
+            left = list(range(len(gxo.expectations)))
+        else:
+            from headwater.validation.arrow_checks import UseGX, gx_result
+
+            row_ids = table.column(ROW_ID).to_numpy()
+            for i, expectation in enumerate(gxo.expectations):
+                check = self._plan(i, expectation, table.schema)
+                if check is None:
+                    left.append(i)
+                    continue
+                try:
+                    outcome = check(table)
+                except UseGX:
+                    left.append(i)
+                    continue
+                results.append(
+                    gx_result(
+                        gxo.result_config(i),
+                        outcome,
+                        row_ids,
+                        RESULT_FORMAT,
+                        mostly=float(getattr(expectation, "mostly", None) or 1.0),
+                    )
+                )
+        if left:
+            results += self._run_gx(gxo, left, table)
+        return _interpret(table, results, gxo.locs)
+
+    def _plan(self, i: int, expectation: Any, schema: pa.Schema) -> Any:
+        from headwater.validation.arrow_checks import plan
+
+        key = (i, schema)
+        if key not in self._plans:
+            kwargs = {k: v for k, v in expectation.configuration.kwargs.items() if k != "batch_id"}
+            self._plans[key] = plan(expectation.expectation_type, kwargs, schema)
+        return self._plans[key]
+
+    def _run_gx(self, gxo: _GX, indexes: list[int], table: pa.Table) -> list:
+        """GX's own evaluation of these expectations, on a dataframe of only the columns they name
+        (building a GX batch hashes the whole dataframe; fewer columns, less hashing)."""
+        suite = gxo.suite_of(indexes)
+        columns = _columns_needed([gxo.expectations[i] for i in indexes], table.column_names)
+        if columns is not None:
+            table = table.select([ROW_ID, *columns])
         df = table.to_pandas().set_index(ROW_ID)
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
-        suite_result = batch.validate(suite, result_format=RESULT_FORMAT)
-        return _interpret(table, suite_result.results, locs)
+        batch = gxo.batch_definition.get_batch(batch_parameters={"dataframe": df})
+        return list(batch.validate(suite, result_format=RESULT_FORMAT).results)
+
+
+@dataclass
+class _GX:
+    """The GX objects of a Validator: context, batch definition, the expectations and their locs."""
+
+    context: Any
+    batch_definition: Any
+    suite: Any
+    expectations: list
+    locs: dict[str, str]  # expectation id → loc in the source file
+    _suites: dict[tuple[int, ...], Any] = field(default_factory=dict)
+    _configs: dict[int, Any] = field(default_factory=dict)
+
+    def suite_of(self, indexes: list[int]) -> Any:
+        """A suite of just these expectations (the whole suite when it is all of them)."""
+        key = tuple(indexes)
+        if len(key) == len(self.expectations):
+            return self.suite
+        if key not in self._suites:
+            import great_expectations as gx
+
+            suite = self.context.suites.add(gx.ExpectationSuite(name=f"headwater-{len(self._suites) + 1}"))
+            for i in key:
+                copy = self.expectations[i].copy()
+                copy.id = None  # GX refuses an expectation that already belongs to a suite
+                added = suite.add_expectation(copy)
+                self.locs[str(added.id)] = self.locs[str(self.expectations[i].id)]
+            self._suites[key] = suite
+        return self._suites[key]
+
+    def result_config(self, i: int) -> Any:
+        """The expectation configuration GX puts in a result (with the batch id it validated)."""
+        if i not in self._configs:
+            config = self.expectations[i].configuration
+            config.kwargs["batch_id"] = "headwater-chunk"
+            self._configs[i] = config
+        return self._configs[i]
+
+
+def _columns_needed(expectations: list, available: list[str]) -> list[str] | None:
+    """The columns these expectations read, or None when one of them looks at the whole table."""
+    from headwater.validation.models import COLUMN_ARGS
+
+    needed: list[str] = []
+    for expectation in expectations:
+        if expectation.expectation_type.startswith("expect_table_"):
+            return None
+        kwargs = expectation.configuration.kwargs
+        named = False
+        for arg in COLUMN_ARGS:
+            value = kwargs.get(arg)
+            for column in [value] if isinstance(value, str) else list(value or []):
+                named = True
+                if column in available and column != ROW_ID and column not in needed:
+                    needed.append(column)
+        if not named:
+            return None
+    return needed
 
 
 def _interpret(table: pa.Table, results: list, locs: dict[str, str]) -> ValidationResult:
@@ -192,7 +308,7 @@ def _interpret(table: pa.Table, results: list, locs: dict[str, str]) -> Validati
                     )
                 )
 
-    order = {loc: i for i, loc in enumerate(locs.values())}  # summary in the order of the config
+    order = {loc: i for i, loc in enumerate(dict.fromkeys(locs.values()))}  # summary in config order
     entries.sort(key=lambda e: order.get(e["loc"], len(order)))
     out.summary = {
         "success": all(e["success"] for e in entries) and not out.table_failures,
