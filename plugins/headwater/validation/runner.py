@@ -52,6 +52,7 @@ class ValidationResult:
     failed_rows: set[int] = field(default_factory=set)
     table_failures: list[str] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    gx_results: list = field(default_factory=list)  # the ExpectationValidationResults, in config order
 
 
 class Validator:
@@ -137,6 +138,7 @@ class Validator:
 
         gxo = self.prepare()
         results: list = []
+        arrow_ids: set[str] = set()
         left: list[int] = []  # expectations GX evaluates on this chunk
         if self.engine == "gx":
             left = list(range(len(gxo.expectations)))
@@ -163,9 +165,10 @@ class Validator:
                         mostly=float(getattr(expectation, "mostly", None) or 1.0),
                     )
                 )
+                arrow_ids.add(str(expectation.id))
         if left:
             results += self._run_gx(gxo, left, table)
-        return _interpret(table, results, gxo.locs)
+        return _interpret(table, results, gxo.locs, arrow_ids)
 
     def _plan(self, i: int, expectation: Any, schema: pa.Schema) -> Any:
         from headwater.validation.arrow_checks import plan
@@ -247,11 +250,18 @@ def _columns_needed(expectations: list, available: list[str]) -> list[str] | Non
     return needed
 
 
-def _interpret(table: pa.Table, results: list, locs: dict[str, str]) -> ValidationResult:
-    """Turn GX expectation results into row errors, table failures and a summary."""
+def _interpret(table: pa.Table, results: list, locs: dict[str, str], arrow_ids: set[str] = frozenset()) -> ValidationResult:
+    """Turn GX expectation results into row errors, table failures and a summary.
+
+    `arrow_ids`: ids of the expectations evaluated by `arrow_checks` (the summary says which engine ran).
+    """
     import numpy as np
 
     out = ValidationResult()
+    # Results, summary and row errors in the order of the config (GX returns its own order).
+    order = {loc: i for i, loc in enumerate(dict.fromkeys(locs.values()))}
+    results = sorted(results, key=lambda r: order.get(locs.get(str(r.expectation_config.id)), len(order)))
+    out.gx_results = results
     row_ids = table.column(ROW_ID).to_numpy(zero_copy_only=False)
     failing: list[tuple[Any, np.ndarray]] = []  # (expectation config, positions in table)
     entries = []
@@ -271,6 +281,7 @@ def _interpret(table: pa.Table, results: list, locs: dict[str, str]) -> Validati
                 "unexpected_count": _jsonable(info.get("unexpected_count")),
                 "observed_value": _jsonable(info.get("observed_value")),
                 "exception": exception,
+                "engine": "arrow" if str(config.id) in arrow_ids else "gx",
             }
         )
         if exception:
@@ -308,8 +319,6 @@ def _interpret(table: pa.Table, results: list, locs: dict[str, str]) -> Validati
                     )
                 )
 
-    order = {loc: i for i, loc in enumerate(dict.fromkeys(locs.values()))}  # summary in config order
-    entries.sort(key=lambda e: order.get(e["loc"], len(order)))
     out.summary = {
         "success": all(e["success"] for e in entries) and not out.table_failures,
         "rows": table.num_rows,
