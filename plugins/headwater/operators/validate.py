@@ -53,6 +53,7 @@ class ValidateOperator(StageOperator):
         self.validate_config = validate
 
     def run_stage(self, context: Context) -> dict:
+        from headwater import settings
         from headwater.validation.runner import Validator
 
         selected = self.require_manifest(context, "select")
@@ -60,7 +61,7 @@ class ValidateOperator(StageOperator):
         staging = self.staging(context)
         for stage in ("validate", "validate-quarantine"):
             staging.reset(stage)
-        validator = Validator(self.validate_config, file=self.source_name)
+        validator = Validator(self.validate_config, file=self.source_name, engine=settings.validate_engine())
         if validator.enabled:
             # Bad expectation arguments fail here, before any data is touched. Without expectations
             # Great Expectations is neither imported (7-16 s) nor given a context to build.
