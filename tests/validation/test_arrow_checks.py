@@ -38,6 +38,11 @@ REGEXES = [
     r"^$",
     r"^\S+$",
     r"é|ß",
+    r"[]\s]",  # a ']' first in a class, then \s: spelled out for RE2
+    r"a\\s",  # an escaped backslash, then a literal s
+    r"\s$",
+    r"(?i)É\s",  # case folding of non-ASCII text: Python's re
+    r"[^\s]+@",
 ]
 
 # (type, kwargs) on the corpus columns; each also runs with mostly (where GX takes it)
@@ -82,7 +87,8 @@ GX_CASES: list[tuple[str, dict]] = [
 STRINGS = [
     "a", "ab", "abc", "a@b.co", "x.y@example.com", "a@b.co\n", "no at", "", " ", "\u00a0", "a\u00a0b@c.d",
     "é", "ß", "Ünïcödé@exämple.de", "\u3000", "١٢٣", "123", "1", "1.0", "2.0", "aa", "Ab", "ABC", "😀@😀.io",
-    "a\x0bb@c.d", "abc\n", "line\nbreak", "tab\tb@c.d", "ＡＢＣ", None,
+    "a\x0bb@c.d", "abc\n", "line\nbreak", "tab\tb@c.d", "ＡＢＣ", None, "a\x1cb@c.d", "x\u2028y@z.io",
+    "]", "a\\s", "é ", "É\u00a0", "end \n",
 ]
 
 
@@ -168,7 +174,7 @@ CHUNKS = {
     "random-2": lambda: _random(2, 150),
     "one-row": lambda: _random(3, 1),
     "empty": lambda: _awkward().slice(0, 0),
-    "all-null-strings": lambda: _awkward().set_column(1, "s", pa.nulls(60, pa.string())),
+    "all-null-strings": lambda: (t := _awkward()).set_column(1, "s", pa.nulls(t.num_rows, pa.string())),
 }
 
 

@@ -388,6 +388,60 @@ def _regex_plan(pattern: str) -> _RegexPlan:
     )
 
 
+def _python_spaces() -> str:
+    """Python's `\\s` for str patterns (`str.isspace`) as the body of an RE2 character class."""
+    global _SPACES
+    if _SPACES is None:
+        # Unicode's White_Space characters are all in the Basic Multilingual Plane
+        _SPACES = "".join(f"\\x{{{i:x}}}" for i in range(0x10000) if chr(i).isspace())
+    return _SPACES
+
+
+_SPACES: str | None = None
+
+
+def _translate_spaces(pattern: str) -> str | None:
+    """The pattern with Python's `\\s` / `\\S` spelled as explicit RE2 classes, or None when a
+    construct is met this does not rewrite (`\\S` inside a class)."""
+    spaces = _python_spaces()
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt == "s":
+                out.append(spaces if in_class else f"[{spaces}]")
+            elif nxt == "S":
+                if in_class:
+                    return None
+                out.append(f"[^{spaces}]")
+            else:
+                out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+            out.append(ch)
+            i += 1
+            # a ']' right after '[' or '[^' is a literal
+            if pattern.startswith("^", i):
+                out.append("^")
+                i += 1
+            if pattern.startswith("]", i):
+                out.append("\\]")
+                i += 1
+            continue
+        if ch == "[" and in_class:
+            return None  # nested sets: Python warns, RE2 reads [: differently
+        if ch == "]" and in_class:
+            in_class = False
+        out.append(ch)
+        i += 1
+    return None if in_class else "".join(out)
+
+
 def _match_regex(kwargs: dict, schema: pa.Schema) -> Check:
     import numpy as np
     import pyarrow as pa
@@ -403,10 +457,15 @@ def _match_regex(kwargs: dict, schema: pa.Schema) -> Check:
     except (re.error, RecursionError):
         raise _NotHere from None  # GX reports the bad pattern
     re2_pattern = _END_ANCHOR.sub(r"\1\\z", pattern)  # pandas' rewrite: RE2 spells \Z as \z
+    # For the rows pandas gives to Python's `re`: the same pattern with \s spelled out, so RE2 finds
+    # what `re` finds (RE2's own \s misses \x0b, \x1c-\x1f and Unicode spaces).
+    spelled = _translate_spaces(re2_pattern) if info.re2_same_syntax and not info.unsupported else None
+    # case folding of non-ASCII text may differ between the engines: those rows go through `re`
+    ignore_case = bool(compiled.flags & re.IGNORECASE) or re.search(r"\(\?[a-zA-Z-]*i", pattern) is not None
 
-    def re2(col: Any) -> np.ndarray:
+    def re2(col: Any, regex: str) -> np.ndarray:
         try:
-            return _np(pc.fill_null(pc.match_substring_regex(col, re2_pattern), False))
+            return _np(pc.fill_null(pc.match_substring_regex(col, regex), False))
         except pa.ArrowInvalid:
             raise UseGX(f"RE2 cannot compile {pattern!r}") from None
 
@@ -416,20 +475,35 @@ def _match_regex(kwargs: dict, schema: pa.Schema) -> Check:
         )
 
     def condition(col: pa.ChunkedArray) -> np.ndarray:
+        non_ascii = newline = None
         needs_re = info.unsupported or info.space
         if not needs_re and info.unicode_sensitive:
-            needs_re = not pc.all(pc.string_is_ascii(col), min_count=0).as_py()
+            non_ascii = not pc.all(pc.string_is_ascii(col), min_count=0).as_py()
+            needs_re = non_ascii
         if not needs_re and info.end_anchor:
-            needs_re = pc.any(pc.match_substring(col, "\n"), min_count=0).as_py()
+            newline = pc.any(pc.match_substring(col, "\n"), min_count=0).as_py()
+            needs_re = newline
         if not needs_re:
-            return re2(col)  # what pandas does: RE2 on the whole column
-        if info.unsupported or not info.re2_same_syntax:
+            return re2(col, re2_pattern)  # what pandas does: RE2 on the whole column
+        if spelled is None:
             return python(col.to_pylist())
-        # pandas runs `re.search` per value. On printable ASCII text (no newline, no \x0b, nothing
-        # Unicode) RE2 and `re` agree for the patterns that reach here; the rest go through `re`.
-        odd = _np(pc.fill_null(pc.match_substring_regex(col, r"[^\x20-\x7e]"), False))
-        ok = re2(col)
-        if odd.any():
+        # pandas runs `re.search` per value. With \s spelled out, RE2 agrees with `re` except on
+        # \w \d \b and case folding of non-ASCII text, and on `$` before a final newline: those
+        # rows (usually none) go through `re`.
+        odd = None
+        if info.unicode_sensitive or ignore_case:
+            if non_ascii is None:
+                non_ascii = not pc.all(pc.string_is_ascii(col), min_count=0).as_py()
+            if non_ascii:
+                odd = ~_np(pc.fill_null(pc.string_is_ascii(col), True))
+        if info.end_anchor:
+            if newline is None:
+                newline = pc.any(pc.match_substring(col, "\n"), min_count=0).as_py()
+            if newline:
+                lines = _np(pc.fill_null(pc.match_substring(col, "\n"), False))
+                odd = lines if odd is None else odd | lines
+        ok = re2(col, spelled)
+        if odd is not None and odd.any():
             ok[odd] = python(col.filter(pa.array(odd)).to_pylist())
         return ok
 

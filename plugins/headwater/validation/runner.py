@@ -264,6 +264,7 @@ def _interpret(table: pa.Table, results: list, locs: dict[str, str], arrow_ids: 
     out.gx_results = results
     row_ids = table.column(ROW_ID).to_numpy(zero_copy_only=False)
     failing: list[tuple[Any, np.ndarray]] = []  # (expectation config, positions in table)
+    order = None
     entries = []
     for res in results:
         config = res.expectation_config
@@ -287,7 +288,9 @@ def _interpret(table: pa.Table, results: list, locs: dict[str, str], arrow_ids: 
         if exception:
             out.table_failures.append(f"{_describe(config)} could not run: {exception}")
         elif ids:
-            failing.append((config, _positions(row_ids, ids)))
+            if order is None:
+                order = np.argsort(row_ids, kind="stable")
+            failing.append((config, _positions(row_ids, ids, order)))
         elif not res.success:
             observed = info.get("observed_value")
             detail = f" (observed {_text(_jsonable(observed))})" if observed is not None else ""
@@ -421,11 +424,12 @@ def _failed_ids(index_list: Any) -> list[int]:
     return ids
 
 
-def _positions(row_ids: Any, ids: list[int]) -> Any:
-    """Positions in the chunk of the given `_hw_row`s (vectorised; `_hw_row` is unique per run)."""
+def _positions(row_ids: Any, ids: list[int], order: Any) -> Any:
+    """Positions in the chunk of the given `_hw_row`s (vectorised; `_hw_row` is unique per run).
+
+    `order`: `np.argsort(row_ids)`, computed once per chunk."""
     import numpy as np
 
-    order = np.argsort(row_ids, kind="stable")
     wanted = np.asarray(ids, dtype=row_ids.dtype)
     found = np.searchsorted(row_ids, wanted, sorter=order)
     return order[np.clip(found, 0, len(order) - 1)]
@@ -486,7 +490,18 @@ def _text(value: Any) -> str | None:
 
 
 def _json(row: Any) -> str:
-    return json.dumps(_jsonable(row), ensure_ascii=False, default=str)
+    try:  # plain values straight to json (one call per quarantined row: this is the common case)
+        return json.dumps(row, ensure_ascii=False, allow_nan=False, default=_json_default)
+    except (ValueError, TypeError):  # NaN/inf, odd keys: the careful way
+        return json.dumps(_jsonable(row), ensure_ascii=False, default=str)
+
+
+def _json_default(value: Any) -> Any:
+    """What `_jsonable` makes of the types json does not know (dates, timedeltas, decimals, bytes)."""
+    result = _jsonable(value)
+    if isinstance(result, float) and not math.isfinite(result):
+        raise ValueError
+    return result
 
 
 def _jsonable(value: Any) -> Any:
