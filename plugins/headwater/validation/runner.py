@@ -85,17 +85,13 @@ class Validator:
         return bool(self._expectations)
 
     def prepare(self) -> _GX:
-        """Build the GX objects now (once): ephemeral context, pandas datasource, dataframe asset,
-        whole-dataframe batch definition and the expectations. Raises ConfigError for bad expectation
-        arguments. `validate` calls it; call it earlier to fail before reading any data."""
+        """Build the GX expectations now (once). Raises ConfigError for bad expectation arguments.
+        `validate` calls it; call it earlier to fail before reading any data. The GX context, its
+        dataframe asset and suites are made when an expectation first needs GX's engine."""
         if self._gx is not None:
             return self._gx
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import (
-            DataContextConfig,
-            InMemoryStoreBackendDefaults,
-            ProgressBarsConfig,
-        )
+        import uuid
+
         from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
         built: list[tuple[str, Any]] = []
@@ -108,23 +104,12 @@ class Validator:
                 issues.append(ConfigIssue(self.file, loc, f"invalid arguments for {exp.type}: {exc}"))
         if issues:
             raise ConfigError(issues)
-
-        context = gx.get_context(
-            mode="ephemeral",
-            project_config=DataContextConfig(
-                store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-                analytics_enabled=False,
-                progress_bars=ProgressBarsConfig(globally=False),  # tqdm lines would flood task logs
-            ),
-        )
-        asset = context.data_sources.add_pandas("headwater").add_dataframe_asset("chunk")
-        batch_definition = asset.add_batch_definition_whole_dataframe("whole chunk")
-        # One suite with every expectation gives each its id (results are matched to locs by id);
-        # GX runs a suite of just the expectations the Arrow path leaves to it.
-        suite = context.suites.add(gx.ExpectationSuite(name="headwater"))
-        expectations = [suite.add_expectation(e) for _, e in built]
-        locs = {str(e.id): loc for (loc, _), e in zip(built, expectations, strict=True)}
-        self._gx = _GX(context, batch_definition, suite, expectations, locs)
+        # Results are matched to their locs by expectation id (a suite would assign them; the
+        # Arrow path needs none). GX runs copies of these in suites of its own (`_GX.suite_of`).
+        for _, expectation in built:
+            expectation.id = str(uuid.uuid4())
+        expectations = [e for _, e in built]
+        self._gx = _GX(expectations, {str(e.id): loc for (loc, _), e in zip(built, expectations, strict=True)})
         return self._gx
 
     def validate(self, table: pa.Table) -> ValidationResult:
@@ -187,31 +172,55 @@ class Validator:
         if columns is not None:
             table = table.select([ROW_ID, *columns])
         df = table.to_pandas().set_index(ROW_ID)
-        batch = gxo.batch_definition.get_batch(batch_parameters={"dataframe": df})
+        batch = gxo.batch_definition().get_batch(batch_parameters={"dataframe": df})
         return list(batch.validate(suite, result_format=RESULT_FORMAT).results)
 
 
 @dataclass
 class _GX:
-    """The GX objects of a Validator: context, batch definition, the expectations and their locs."""
+    """The GX side of a Validator: the expectations, their locs, and (made on first use) the
+    ephemeral context with a pandas dataframe asset and the suites GX runs."""
 
-    context: Any
-    batch_definition: Any
-    suite: Any
     expectations: list
     locs: dict[str, str]  # expectation id → loc in the source file
+    _batch_definition: Any = None
+    _context: Any = None
     _suites: dict[tuple[int, ...], Any] = field(default_factory=dict)
     _configs: dict[int, Any] = field(default_factory=dict)
 
+    def context(self) -> Any:
+        if self._context is None:
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import (
+                DataContextConfig,
+                InMemoryStoreBackendDefaults,
+                ProgressBarsConfig,
+            )
+
+            self._context = gx.get_context(
+                mode="ephemeral",
+                project_config=DataContextConfig(
+                    store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+                    analytics_enabled=False,
+                    progress_bars=ProgressBarsConfig(globally=False),  # tqdm lines would flood task logs
+                ),
+            )
+        return self._context
+
+    def batch_definition(self) -> Any:
+        """Whole-dataframe batch definition of a pandas dataframe asset."""
+        if self._batch_definition is None:
+            asset = self.context().data_sources.add_pandas("headwater").add_dataframe_asset("chunk")
+            self._batch_definition = asset.add_batch_definition_whole_dataframe("whole chunk")
+        return self._batch_definition
+
     def suite_of(self, indexes: list[int]) -> Any:
-        """A suite of just these expectations (the whole suite when it is all of them)."""
+        """A suite of copies of just these expectations (made once per set)."""
         key = tuple(indexes)
-        if len(key) == len(self.expectations):
-            return self.suite
         if key not in self._suites:
             import great_expectations as gx
 
-            suite = self.context.suites.add(gx.ExpectationSuite(name=f"headwater-{len(self._suites) + 1}"))
+            suite = self.context().suites.add(gx.ExpectationSuite(name=f"headwater-{len(self._suites) + 1}"))
             for i in key:
                 copy = self.expectations[i].copy()
                 copy.id = None  # GX refuses an expectation that already belongs to a suite
