@@ -78,10 +78,15 @@ class ValidateOperator(StageOperator):
 
         checked = Checked()
         # An empty run is validated too, so table-level checks (row count) still fire.
-        for table in staging.read(parts) if parts else [self._empty_batch()]:
+        chunks = zip(parts, staging.read(parts)) if parts else [(None, self._empty_batch())]
+        for part, table in chunks:
             result = validator.validate(table)
-            good = split_valid(table, result.failed_rows) if result.failed_rows else table
-            if good.num_rows:
+            if not result.failed_rows and part is not None:
+                # Nothing to take out: map's part is this stage's part, as when there are no
+                # expectations (no copy of the rows written).
+                checked.parts.append(part)
+                checked.valid += table.num_rows
+            elif (good := split_valid(table, result.failed_rows)).num_rows:
                 checked.parts.append(staging.write("validate", good))
                 checked.valid += good.num_rows
             if result.errors:
