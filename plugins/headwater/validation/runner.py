@@ -500,7 +500,7 @@ def _text(value: Any) -> str | None:
 
 def _json(row: Any) -> str:
     try:  # plain values straight to json (one call per quarantined row: this is the common case)
-        return json.dumps(row, ensure_ascii=False, allow_nan=False, default=_json_default)
+        return _ROW_ENCODER.encode(row)
     except (ValueError, TypeError):  # NaN/inf, odd keys: the careful way
         return json.dumps(_jsonable(row), ensure_ascii=False, default=str)
 
@@ -511,6 +511,10 @@ def _json_default(value: Any) -> Any:
     if isinstance(result, float) and not math.isfinite(result):
         raise ValueError
     return result
+
+
+# one encoder for every row (json.dumps with options builds a new one per call)
+_ROW_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_json_default)
 
 
 def _jsonable(value: Any) -> Any:
