@@ -43,6 +43,8 @@ REGEXES = [
     r"\s$",
     r"(?i)É\s",  # case folding of non-ASCII text: Python's re
     r"[^\s]+@",
+    r"^\s|c$",  # a final $ in one branch: `\n?\z` for RE2
+    r"\s\\$",  # an escaped backslash, then the final $
 ]
 
 # (type, kwargs) on the corpus columns; each also runs with mostly (where GX takes it)

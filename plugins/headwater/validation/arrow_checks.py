@@ -442,6 +442,20 @@ def _translate_spaces(pattern: str) -> str | None:
     return None if in_class else "".join(out)
 
 
+def _count_end_anchors(pattern: str) -> int:
+    from re import _constants as c
+
+    return sum(1 for op, arg in _regex_nodes(pattern) if op == c.AT and arg == c.AT_END)
+
+
+def _ends_with_anchor(pattern: str) -> bool:
+    """The pattern ends with `$` that is not escaped (an even number of backslashes before it)."""
+    if not pattern.endswith("$"):
+        return False
+    backslashes = len(pattern[:-1]) - len(pattern[:-1].rstrip("\\"))
+    return backslashes % 2 == 0
+
+
 def _match_regex(kwargs: dict, schema: pa.Schema) -> Check:
     import numpy as np
     import pyarrow as pa
@@ -460,6 +474,17 @@ def _match_regex(kwargs: dict, schema: pa.Schema) -> Check:
     # For the rows pandas gives to Python's `re`: the same pattern with \s spelled out, so RE2 finds
     # what `re` finds (RE2's own \s misses \x0b, \x1c-\x1f and Unicode spaces).
     spelled = _translate_spaces(re2_pattern) if info.re2_same_syntax and not info.unsupported else None
+    # Python's `$` (no MULTILINE) also matches before a final newline. When it is the pattern's one
+    # `$` and its last character, `\n?\z` says the same to RE2, and no row needs `re` for it.
+    final_dollar = (
+        spelled is not None
+        and _count_end_anchors(pattern) == 1
+        and _ends_with_anchor(spelled)
+        and not compiled.flags & re.MULTILINE
+        and re.search(r"\(\?[a-zA-Z-]*m", pattern) is None
+    )
+    if final_dollar:
+        spelled = spelled[:-1] + r"(?:\n?\z)"
     # case folding of non-ASCII text may differ between the engines: those rows go through `re`
     ignore_case = bool(compiled.flags & re.IGNORECASE) or re.search(r"\(\?[a-zA-Z-]*i", pattern) is not None
 
@@ -496,7 +521,7 @@ def _match_regex(kwargs: dict, schema: pa.Schema) -> Check:
                 non_ascii = not pc.all(pc.string_is_ascii(col), min_count=0).as_py()
             if non_ascii:
                 odd = ~_np(pc.fill_null(pc.string_is_ascii(col), True))
-        if info.end_anchor:
+        if info.end_anchor and not final_dollar:
             if newline is None:
                 newline = pc.any(pc.match_substring(col, "\n"), min_count=0).as_py()
             if newline:
