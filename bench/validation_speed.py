@@ -231,10 +231,10 @@ def _read_part(pa, uri: str):
 
 def headwater_checks(parts: list, repeat: int) -> tuple[float, float, set[int], int]:
     """Headwater's Validator + split_valid on the staged parts (no I/O), best CPU of `repeat`."""
+    import yaml
+
     from headwater.validation.models import ValidateConfig
     from headwater.validation.runner import Validator, split_valid
-
-    import yaml
 
     section = yaml.safe_load(SOURCE.format(path="x", email_re=EMAIL_RE, currencies=json.dumps(CURRENCIES)))["validate"]
     validator = Validator(ValidateConfig.model_validate(section))

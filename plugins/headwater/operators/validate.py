@@ -78,7 +78,7 @@ class ValidateOperator(StageOperator):
 
         checked = Checked()
         # An empty run is validated too, so table-level checks (row count) still fire.
-        chunks = zip(parts, staging.read(parts)) if parts else [(None, self._empty_batch())]
+        chunks = zip(parts, staging.read(parts), strict=True) if parts else [(None, self._empty_batch())]
         for part, table in chunks:
             result = validator.validate(table)
             if not result.failed_rows and part is not None:
