@@ -230,3 +230,18 @@ def test_a_pattern_re2_cannot_compile_goes_to_gx():
     got, want = Validator(cfg).validate(table), Validator(cfg, engine="gx").validate(table)
     assert got.summary["expectations"][0]["engine"] == "gx"
     assert got.summary == want.summary
+
+
+def test_mostly_zero_and_one():
+    expectations = [
+        {"type": "expect_column_values_to_not_be_null", "column": "s", "mostly": 0},
+        {"type": "expect_column_values_to_be_unique", "column": "s", "mostly": 0.0},
+        {"type": "expect_column_values_to_be_in_set", "column": "s", "value_set": ["a"], "mostly": 1},
+    ]
+    cfg = ValidateConfig.model_validate({"expectations": expectations})
+    table = _awkward()
+    got, want = Validator(cfg).validate(table), Validator(cfg, engine="gx").validate(table)
+    assert [e["engine"] for e in got.summary["expectations"]] == ["arrow"] * 3
+    assert [r.success for r in got.gx_results] == [r.success for r in want.gx_results] == [True, True, False]
+    assert [r.result for r in got.gx_results] == [r.result for r in want.gx_results]
+    assert got.failed_rows == want.failed_rows

@@ -147,7 +147,7 @@ class Validator:
                         outcome,
                         row_ids,
                         RESULT_FORMAT,
-                        mostly=float(getattr(expectation, "mostly", None) or 1.0),
+                        mostly=_mostly(expectation),
                     )
                 )
                 arrow_ids.add(str(expectation.id))
@@ -236,6 +236,11 @@ class _GX:
             config.kwargs["batch_id"] = "headwater-chunk"
             self._configs[i] = config
         return self._configs[i]
+
+
+def _mostly(expectation: Any) -> float:
+    value = getattr(expectation, "mostly", None)
+    return 1.0 if value is None else float(value)  # 0 is a valid mostly: every result a success
 
 
 def _columns_needed(expectations: list, available: list[str]) -> list[str] | None:
