@@ -85,6 +85,19 @@ def max_select_bytes() -> int:
     return int(_number("HEADWATER_MAX_SELECT_BYTES", 16 << 30))
 
 
+def validate_engine() -> str:
+    """How the validate stage evaluates expectations (`HEADWATER_VALIDATE_ENGINE`).
+
+    `auto` (default): the standard row-level expectations on Arrow, with GX's result objects, and
+    GX's pandas engine for the rest; `gx`: everything through GX's pandas engine (slower; the way
+    to rule the Arrow path out if a result ever looks wrong).
+    """
+    value = (os.environ.get("HEADWATER_VALIDATE_ENGINE") or "auto").strip().lower()
+    if value not in ("auto", "gx"):
+        raise ValueError(f"HEADWATER_VALIDATE_ENGINE must be 'auto' or 'gx', not {value!r}")
+    return value
+
+
 def umask() -> int:
     """Permission bits Headwater withholds from the files it creates (`HEADWATER_UMASK`, octal).
 

@@ -109,8 +109,11 @@ def test_summary_is_json_and_in_config_order(result):
         "unexpected_count": 1,
         "observed_value": None,
         "exception": None,
+        "engine": "arrow",
     }
     assert summary["expectations"][4]["observed_value"] == 6
+    # the pair and row-count expectations have no Arrow evaluator: GX ran them
+    assert [e["engine"] for e in summary["expectations"]] == ["arrow", "arrow", "arrow", "gx", "gx"]
 
 
 def test_split_valid(result):

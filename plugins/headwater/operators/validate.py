@@ -53,6 +53,7 @@ class ValidateOperator(StageOperator):
         self.validate_config = validate
 
     def run_stage(self, context: Context) -> dict:
+        from headwater import settings
         from headwater.validation.runner import Validator
 
         selected = self.require_manifest(context, "select")
@@ -60,7 +61,7 @@ class ValidateOperator(StageOperator):
         staging = self.staging(context)
         for stage in ("validate", "validate-quarantine"):
             staging.reset(stage)
-        validator = Validator(self.validate_config, file=self.source_name)
+        validator = Validator(self.validate_config, file=self.source_name, engine=settings.validate_engine())
         if validator.enabled:
             # Bad expectation arguments fail here, before any data is touched. Without expectations
             # Great Expectations is neither imported (7-16 s) nor given a context to build.
@@ -79,10 +80,15 @@ class ValidateOperator(StageOperator):
         checked = Checked()
         index = None  # select's location index, loaded when the first row fails
         # An empty run is validated too, so table-level checks (row count) still fire.
-        for table in staging.read(parts) if parts else [self._empty_batch()]:
+        chunks = zip(parts, staging.read(parts), strict=True) if parts else [(None, self._empty_batch())]
+        for part, table in chunks:
             result = validator.validate(table)
-            good = split_valid(table, result.failed_rows) if result.failed_rows else table
-            if good.num_rows:
+            if not result.failed_rows and part is not None:
+                # Nothing to take out: map's part is this stage's part, as when there are no
+                # expectations (no copy of the rows written).
+                checked.parts.append(part)
+                checked.valid += table.num_rows
+            elif (good := split_valid(table, result.failed_rows)).num_rows:
                 checked.parts.append(staging.write("validate", good))
                 checked.valid += good.num_rows
             if result.errors:

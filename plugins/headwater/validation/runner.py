@@ -52,38 +52,46 @@ class ValidationResult:
     failed_rows: set[int] = field(default_factory=set)
     table_failures: list[str] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    gx_results: list = field(default_factory=list)  # the ExpectationValidationResults, in config order
 
 
 class Validator:
     """Validates chunks of mapped rows against a `validate:` section; build once, call per chunk.
 
+    The standard row-level expectations (not null, unique, compound unique, regex, between, in set,
+    value lengths) are evaluated on the Arrow chunk by `arrow_checks`, which builds the same GX result
+    objects GX would; every other expectation, and any of those whose arguments or column types it
+    does not mirror, runs in GX's pandas engine on a dataframe of just the columns it needs.
+
     :param cfg: the source's validate section.
     :param file: name of the source file, used in ConfigErrors about expectation arguments.
+    :param engine: "auto" (Arrow where it applies, GX for the rest) or "gx" (everything through GX's
+        pandas engine on the whole chunk, as before the Arrow path; tests compare the two).
     """
 
-    def __init__(self, cfg: ValidateConfig, *, file: str = "validate"):
+    def __init__(self, cfg: ValidateConfig, *, file: str = "validate", engine: str = "auto"):
+        if engine not in ("auto", "gx"):
+            raise ValueError(f"engine must be 'auto' or 'gx', not {engine!r}")
         self.cfg = cfg
         self.file = file
+        self.engine = engine
         # Read the suite file now (stdlib only): a missing file fails before any data is touched.
         self._expectations = all_expectations(cfg)
-        self._gx: tuple[Any, Any, dict[str, str]] | None = None  # (batch definition, suite, id → loc)
+        self._gx: _GX | None = None
+        self._plans: dict[tuple[int, Any], Any] = {}  # (expectation index, schema) → check or None
 
     @property
     def enabled(self) -> bool:
         return bool(self._expectations)
 
-    def prepare(self) -> tuple[Any, Any, dict[str, str]]:
-        """Build the GX objects now (once): ephemeral context, pandas datasource, dataframe asset,
-        whole-dataframe batch definition and suite. Raises ConfigError for bad expectation arguments.
-        `validate` calls it; call it earlier to fail before reading any data."""
+    def prepare(self) -> _GX:
+        """Build the GX expectations now (once). Raises ConfigError for bad expectation arguments.
+        `validate` calls it; call it earlier to fail before reading any data. The GX context, its
+        dataframe asset and suites are made when an expectation first needs GX's engine."""
         if self._gx is not None:
             return self._gx
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import (
-            DataContextConfig,
-            InMemoryStoreBackendDefaults,
-            ProgressBarsConfig,
-        )
+        import uuid
+
         from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
         built: list[tuple[str, Any]] = []
@@ -96,23 +104,12 @@ class Validator:
                 issues.append(ConfigIssue(self.file, loc, f"invalid arguments for {exp.type}: {exc}"))
         if issues:
             raise ConfigError(issues)
-
-        context = gx.get_context(
-            mode="ephemeral",
-            project_config=DataContextConfig(
-                store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-                analytics_enabled=False,
-                progress_bars=ProgressBarsConfig(globally=False),  # tqdm lines would flood task logs
-            ),
-        )
-        asset = context.data_sources.add_pandas("headwater").add_dataframe_asset("chunk")
-        batch_definition = asset.add_batch_definition_whole_dataframe("whole chunk")
-        suite = context.suites.add(gx.ExpectationSuite(name="headwater"))
-        locs: dict[str, str] = {}
-        for loc, expectation in built:
-            added = suite.add_expectation(expectation)
-            locs[str(added.id)] = loc
-        self._gx = (batch_definition, suite, locs)
+        # Results are matched to their locs by expectation id (a suite would assign them; the
+        # Arrow path needs none). GX runs copies of these in suites of its own (`_GX.suite_of`).
+        for _, expectation in built:
+            expectation.id = str(uuid.uuid4())
+        expectations = [e for _, e in built]
+        self._gx = _GX(expectations, {str(e.id): loc for (loc, _), e in zip(built, expectations, strict=True)})
         return self._gx
 
     def validate(self, table: pa.Table) -> ValidationResult:
@@ -124,20 +121,164 @@ class Validator:
                 summary={"success": True, "rows": table.num_rows, "rows_failed": 0, "expectations": []}
             )
 
-        batch_definition, suite, locs = self.prepare()
+        gxo = self.prepare()
+        results: list = []
+        arrow_ids: set[str] = set()
+        left: list[int] = []  # expectations GX evaluates on this chunk
+        if self.engine == "gx":
+            left = list(range(len(gxo.expectations)))
+        else:
+            from headwater.validation.arrow_checks import UseGX, gx_result
+
+            row_ids = table.column(ROW_ID).to_numpy()
+            for i, expectation in enumerate(gxo.expectations):
+                check = self._plan(i, expectation, table.schema)
+                if check is None:
+                    left.append(i)
+                    continue
+                try:
+                    outcome = check(table)
+                except UseGX:
+                    left.append(i)
+                    continue
+                results.append(
+                    gx_result(
+                        gxo.result_config(i),
+                        outcome,
+                        row_ids,
+                        RESULT_FORMAT,
+                        mostly=_mostly(expectation),
+                    )
+                )
+                arrow_ids.add(str(expectation.id))
+        if left:
+            results += self._run_gx(gxo, left, table)
+        return _interpret(table, results, gxo.locs, arrow_ids)
+
+    def _plan(self, i: int, expectation: Any, schema: pa.Schema) -> Any:
+        from headwater.validation.arrow_checks import plan
+
+        key = (i, schema)
+        if key not in self._plans:
+            kwargs = {k: v for k, v in expectation.configuration.kwargs.items() if k != "batch_id"}
+            self._plans[key] = plan(expectation.expectation_type, kwargs, schema)
+        return self._plans[key]
+
+    def _run_gx(self, gxo: _GX, indexes: list[int], table: pa.Table) -> list:
+        """GX's own evaluation of these expectations, on a dataframe of only the columns they name
+        (building a GX batch hashes the whole dataframe; fewer columns, less hashing)."""
+        suite = gxo.suite_of(indexes)
+        columns = _columns_needed([gxo.expectations[i] for i in indexes], table.column_names)
+        if columns is not None:
+            table = table.select([ROW_ID, *columns])
         df = table.to_pandas().set_index(ROW_ID)
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
-        suite_result = batch.validate(suite, result_format=RESULT_FORMAT)
-        return _interpret(table, suite_result.results, locs)
+        batch = gxo.batch_definition().get_batch(batch_parameters={"dataframe": df})
+        return list(batch.validate(suite, result_format=RESULT_FORMAT).results)
 
 
-def _interpret(table: pa.Table, results: list, locs: dict[str, str]) -> ValidationResult:
-    """Turn GX expectation results into row errors, table failures and a summary."""
+@dataclass
+class _GX:
+    """The GX side of a Validator: the expectations, their locs, and (made on first use) the
+    ephemeral context with a pandas dataframe asset and the suites GX runs."""
+
+    expectations: list
+    locs: dict[str, str]  # expectation id → loc in the source file
+    _batch_definition: Any = None
+    _context: Any = None
+    _suites: dict[tuple[int, ...], Any] = field(default_factory=dict)
+    _configs: dict[int, Any] = field(default_factory=dict)
+
+    def context(self) -> Any:
+        if self._context is None:
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import (
+                DataContextConfig,
+                InMemoryStoreBackendDefaults,
+                ProgressBarsConfig,
+            )
+
+            self._context = gx.get_context(
+                mode="ephemeral",
+                project_config=DataContextConfig(
+                    store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+                    analytics_enabled=False,
+                    progress_bars=ProgressBarsConfig(globally=False),  # tqdm lines would flood task logs
+                ),
+            )
+        return self._context
+
+    def batch_definition(self) -> Any:
+        """Whole-dataframe batch definition of a pandas dataframe asset."""
+        if self._batch_definition is None:
+            asset = self.context().data_sources.add_pandas("headwater").add_dataframe_asset("chunk")
+            self._batch_definition = asset.add_batch_definition_whole_dataframe("whole chunk")
+        return self._batch_definition
+
+    def suite_of(self, indexes: list[int]) -> Any:
+        """A suite of copies of just these expectations (made once per set)."""
+        key = tuple(indexes)
+        if key not in self._suites:
+            import great_expectations as gx
+
+            suite = self.context().suites.add(gx.ExpectationSuite(name=f"headwater-{len(self._suites) + 1}"))
+            for i in key:
+                copy = self.expectations[i].copy()
+                copy.id = None  # GX refuses an expectation that already belongs to a suite
+                added = suite.add_expectation(copy)
+                self.locs[str(added.id)] = self.locs[str(self.expectations[i].id)]
+            self._suites[key] = suite
+        return self._suites[key]
+
+    def result_config(self, i: int) -> Any:
+        """The expectation configuration GX puts in a result (with the batch id it validated)."""
+        if i not in self._configs:
+            config = self.expectations[i].configuration
+            config.kwargs["batch_id"] = "headwater-chunk"
+            self._configs[i] = config
+        return self._configs[i]
+
+
+def _mostly(expectation: Any) -> float:
+    value = getattr(expectation, "mostly", None)
+    return 1.0 if value is None else float(value)  # 0 is a valid mostly: every result a success
+
+
+def _columns_needed(expectations: list, available: list[str]) -> list[str] | None:
+    """The columns these expectations read, or None when one of them looks at the whole table."""
+    from headwater.validation.models import COLUMN_ARGS
+
+    needed: list[str] = []
+    for expectation in expectations:
+        if expectation.expectation_type.startswith("expect_table_"):
+            return None
+        kwargs = expectation.configuration.kwargs
+        named = False
+        for arg in COLUMN_ARGS:
+            value = kwargs.get(arg)
+            for column in [value] if isinstance(value, str) else list(value or []):
+                named = True
+                if column in available and column != ROW_ID and column not in needed:
+                    needed.append(column)
+        if not named:
+            return None
+    return needed
+
+
+def _interpret(table: pa.Table, results: list, locs: dict[str, str], arrow_ids: set[str] = frozenset()) -> ValidationResult:
+    """Turn GX expectation results into row errors, table failures and a summary.
+
+    `arrow_ids`: ids of the expectations evaluated by `arrow_checks` (the summary says which engine ran).
+    """
     import numpy as np
 
     out = ValidationResult()
+    # Results, summary and row errors in the order of the config (GX returns its own order).
+    order = {loc: i for i, loc in enumerate(dict.fromkeys(locs.values()))}
+    results = sorted(results, key=lambda r: order.get(locs.get(str(r.expectation_config.id)), len(order)))
+    out.gx_results = results
     row_ids = table.column(ROW_ID).to_numpy(zero_copy_only=False)
     failing: list[tuple[Any, np.ndarray]] = []  # (expectation config, positions in table)
+    order = None
     entries = []
     for res in results:
         config = res.expectation_config
@@ -155,12 +296,15 @@ def _interpret(table: pa.Table, results: list, locs: dict[str, str]) -> Validati
                 "unexpected_count": _jsonable(info.get("unexpected_count")),
                 "observed_value": _jsonable(info.get("observed_value")),
                 "exception": exception,
+                "engine": "arrow" if str(config.id) in arrow_ids else "gx",
             }
         )
         if exception:
             out.table_failures.append(f"{_describe(config)} could not run: {exception}")
         elif ids:
-            failing.append((config, _positions(row_ids, ids)))
+            if order is None:
+                order = np.argsort(row_ids, kind="stable")
+            failing.append((config, _positions(row_ids, ids, order)))
         elif not res.success:
             observed = info.get("observed_value")
             detail = f" (observed {_text(_jsonable(observed))})" if observed is not None else ""
@@ -192,8 +336,6 @@ def _interpret(table: pa.Table, results: list, locs: dict[str, str]) -> Validati
                     )
                 )
 
-    order = {loc: i for i, loc in enumerate(locs.values())}  # summary in the order of the config
-    entries.sort(key=lambda e: order.get(e["loc"], len(order)))
     out.summary = {
         "success": all(e["success"] for e in entries) and not out.table_failures,
         "rows": table.num_rows,
@@ -296,11 +438,12 @@ def _failed_ids(index_list: Any) -> list[int]:
     return ids
 
 
-def _positions(row_ids: Any, ids: list[int]) -> Any:
-    """Positions in the chunk of the given `_hw_row`s (vectorised; `_hw_row` is unique per run)."""
+def _positions(row_ids: Any, ids: list[int], order: Any) -> Any:
+    """Positions in the chunk of the given `_hw_row`s (vectorised; `_hw_row` is unique per run).
+
+    `order`: `np.argsort(row_ids)`, computed once per chunk."""
     import numpy as np
 
-    order = np.argsort(row_ids, kind="stable")
     wanted = np.asarray(ids, dtype=row_ids.dtype)
     found = np.searchsorted(row_ids, wanted, sorter=order)
     return order[np.clip(found, 0, len(order) - 1)]
@@ -361,7 +504,22 @@ def _text(value: Any) -> str | None:
 
 
 def _json(row: Any) -> str:
-    return json.dumps(_jsonable(row), ensure_ascii=False, default=str)
+    try:  # plain values straight to json (one call per quarantined row: this is the common case)
+        return _ROW_ENCODER.encode(row)
+    except (ValueError, TypeError):  # NaN/inf, odd keys: the careful way
+        return json.dumps(_jsonable(row), ensure_ascii=False, default=str)
+
+
+def _json_default(value: Any) -> Any:
+    """What `_jsonable` makes of the types json does not know (dates, timedeltas, decimals, bytes)."""
+    result = _jsonable(value)
+    if isinstance(result, float) and not math.isfinite(result):
+        raise ValueError
+    return result
+
+
+# one encoder for every row (json.dumps with options builds a new one per call)
+_ROW_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_json_default)
 
 
 def _jsonable(value: Any) -> Any:
