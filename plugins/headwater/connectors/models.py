@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from headwater import settings
 from headwater.config.base import FieldProblem, StrictModel
 
+from .http.models import DynamicsConnector, HttpApiConnector, MarketingCloudConnector
 from .sql_text import check_read_only_query
 
 FileFormat = Literal["csv", "jsonl", "json", "parquet"]
@@ -249,6 +250,7 @@ class SftpConnector(_FileOptions):
 
 SqlConnector = SqliteConnector | PostgresConnector | MySqlConnector
 FileConnector = LocalFilesConnector | S3Connector | GcsConnector | AzureBlobConnector | SftpConnector
+HttpConnector = HttpApiConnector | DynamicsConnector | MarketingCloudConnector
 
 Connector = Annotated[
     LocalFilesConnector
@@ -258,6 +260,9 @@ Connector = Annotated[
     | SftpConnector
     | SqliteConnector
     | PostgresConnector
-    | MySqlConnector,
+    | MySqlConnector
+    | HttpApiConnector
+    | DynamicsConnector
+    | MarketingCloudConnector,
     Field(discriminator="type"),
 ]

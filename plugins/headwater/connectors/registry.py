@@ -16,8 +16,11 @@ from headwater.errors import HeadwaterError
 
 from .models import (
     AzureBlobConnector,
+    DynamicsConnector,
     GcsConnector,
+    HttpApiConnector,
     LocalFilesConnector,
+    MarketingCloudConnector,
     MySqlConnector,
     PostgresConnector,
     S3Connector,
@@ -55,6 +58,15 @@ REGISTRY: dict[str, ConnectorSpec] = {
         PostgresConnector, "headwater.connectors.postgres:PostgresSourceHook", "PostgreSQL"
     ),
     "mysql": ConnectorSpec(MySqlConnector, "headwater.connectors.mysql:MySqlSourceHook", "MySQL / MariaDB"),
+    "http_api": ConnectorSpec(HttpApiConnector, "headwater.connectors.http.source:HttpApiSourceHook", "HTTP API"),
+    "dynamics": ConnectorSpec(
+        DynamicsConnector, "headwater.connectors.dynamics:DynamicsSourceHook", "Microsoft Dynamics 365 / Dataverse"
+    ),
+    "salesforce_marketing_cloud": ConnectorSpec(
+        MarketingCloudConnector,
+        "headwater.connectors.marketing_cloud:MarketingCloudSourceHook",
+        "Salesforce Marketing Cloud",
+    ),
 }
 
 

@@ -137,6 +137,8 @@ class SelectOperator(StageOperator):
             "watermark_before": _describe(state_before),
             "watermark_after": hook.watermark_description(),
             "notes": notes + list(getattr(hook, "notes", []) or []),
+            # requests sent to an HTTP API (None: not an API source)
+            "api_calls": getattr(hook, "api_calls", None),
         }
 
 
