@@ -10,6 +10,7 @@ secret masker so they never show in a task log.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -42,13 +43,31 @@ class Credentials:
 
         conn = BaseHook.get_connection(conn_id)
         extra = conn.extra_dejson or {}
-        return cls(
+        creds = cls(
             conn_id=conn_id,
             base_url=base_url(conn.host, conn.schema, conn.port, conn.conn_type),
             login=conn.login or "",
             password=conn.password or "",
             extras={k: str(extra[k]) for k in EXTRAS if extra.get(k) not in (None, "")},
         )
+        creds.register_secrets()
+        return creds
+
+    def secret_forms(self) -> list[str]:
+        """Every form the secrets can take in a request, and so in an API's echo of one: as is,
+        form-encoded (`+` for space), percent-encoded, JSON-escaped. Longest first, for replacing."""
+        from urllib.parse import quote, quote_plus
+
+        forms: set[str] = set()
+        for secret in (self.password, self.extras.get("refresh_token", "")):
+            if len(secret) >= 4:
+                forms.update({secret, quote_plus(secret), quote(secret, safe=""), json.dumps(secret)[1:-1]})
+        return sorted(forms, key=len, reverse=True)
+
+    def register_secrets(self) -> None:
+        """Tell Airflow's masker every form of the secrets (it knows only the raw password)."""
+        for form in self.secret_forms():
+            _mask(form)
 
     def require(self, what: str, value: str) -> str:
         if not value:

@@ -91,8 +91,11 @@ class HttpClient:
         rate_limit_per_second: float | None = None,
         timeout: float = 60,
         headers: dict[str, str] | None = None,
+        secrets: list[str] | None = None,
     ) -> None:
         self.base_url = base_url
+        # forms of the connection's secrets, cut out of error messages: an API may echo a request
+        self.secrets = list(secrets or [])
         self.policy = policy
         self.auth = auth
         self.limiter = RateLimiter(rate_limit_per_second)
@@ -118,6 +121,11 @@ class HttpClient:
         if "://" in path_or_url:
             return path_or_url
         return self.base_url.rstrip("/") + "/" + path_or_url.lstrip("/") if path_or_url else self.base_url
+
+    def error(self, message: str, *, status: int | None, where: str) -> HttpApiError:
+        for secret in self.secrets:
+            message = message.replace(secret, "***")
+        return HttpApiError(message, status=status, endpoint=where)
 
     def _backoff(self, attempt: int) -> float:
         cap = min(self.policy.max_backoff_seconds, self.policy.backoff_seconds * (2**attempt))
@@ -157,9 +165,10 @@ class HttpClient:
                     self._sleep(wait, attempt)
                     attempt += 1
                     continue
-                raise HttpApiError(
+                raise self.error(
                     f"{where}: no response after {attempt + 1} attempt(s): {type(exc).__name__}: {exc}",
-                    endpoint=where,
+                    status=None,
+                    where=where,
                 ) from exc
             status = response.status_code
             if (
@@ -176,12 +185,12 @@ class HttpClient:
             if retryable(status) and attempt < self.policy.max_retries:
                 asked = retry_after(response)
                 if asked is not None and asked > self.policy.max_retry_after_seconds:
-                    raise HttpApiError(
+                    raise self.error(
                         f"{where} answered {status} and asked to wait {asked:.0f}s, longer than "
                         f"retry.max_retry_after_seconds ({self.policy.max_retry_after_seconds:.0f}s): "
                         f"{body_message(response.text)}",
                         status=status,
-                        endpoint=where,
+                        where=where,
                     )
                 wait = asked if asked is not None else self._backoff(attempt)
                 log.warning("%s answered %d; retry %d in %.1fs", where, status, attempt + 1, wait)
@@ -190,10 +199,10 @@ class HttpClient:
                 continue
             if status >= 400:
                 tries = f" after {attempt + 1} attempts" if attempt else ""
-                raise HttpApiError(
+                raise self.error(
                     f"{where} answered {status} {response.reason_phrase}{tries}: {body_message(response.text)}",
                     status=status,
-                    endpoint=where,
+                    where=where,
                 )
             return response
 

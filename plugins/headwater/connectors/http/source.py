@@ -128,6 +128,7 @@ class HttpApiSourceHook(BaseHook):
             auth=self.authenticator(),
             rate_limit_per_second=cfg.rate_limit_per_second,
             timeout=cfg.timeout_seconds,
+            secrets=self.credentials().secret_forms(),
         )
 
     def _open(self) -> tuple[HttpClient, RequestPlan]:
