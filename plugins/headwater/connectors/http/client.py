@@ -159,7 +159,7 @@ class HttpClient:
                     method, url, params=req_params or None, headers=req_headers, json=json, data=data
                 )
             except (httpx.TimeoutException, httpx.TransportError) as exc:
-                if attempt < self.policy.max_retries:
+                if attempt < self.policy.max_retries and not isinstance(exc, httpx.UnsupportedProtocol):
                     wait = self._backoff(attempt)
                     log.warning("%s: %s; retry %d in %.1fs", where, type(exc).__name__, attempt + 1, wait)
                     self._sleep(wait, attempt)
