@@ -126,3 +126,16 @@ def test_marketing_cloud_example_loads_then_picks_up_only_changes(workspace, api
     assert (second["status"], second["rows_read"], second["rows_loaded"]) == ("success", 1, 1)
     assert second["watermark_after"] == "modifieddate = 2024-05-07T09:00:00 (1 record at that value)"
     assert read_table("sfmc_loyalty_members").num_rows == 6
+
+
+def test_failed_select_still_counts_its_api_calls(workspace, api, monkeypatch) -> None:
+    connection(monkeypatch, "customers_api", host=api.url, login=customers_api.CLIENT_ID, password=customers_api.CLIENT_SECRET)
+    stand_in = customers_api.CustomersApi(api, [customers_api.customer(1, "2024-05-01T10:00:00Z")])
+    stand_in.faults = {n: Reply(503, {"message": "maintenance"}) for n in range(2, 10)}  # all but connect's page
+    path = workspace.sources / "example_http_api_customers.yaml"
+    path.write_text(path.read_text().replace("  rate_limit_per_second: 5\n", "  retry: {max_retries: 1, backoff_seconds: 0.01}\n"))
+    run = run_pipeline(workspace.dag("example_http_api_customers"), "manual__down")
+    assert "select" in run.failures
+    [record] = runs.runs_for(workspace.engine(), "example_http_api_customers")
+    assert record.status == "failed" and "answered 503 Service Unavailable after 2 attempts: maintenance" in record.error_summary
+    assert record.api_calls == 2 + 3  # connect: token + page; select: token + two attempts
