@@ -53,15 +53,17 @@ def test_page_lists_sources_runs_and_broken_files(client) -> None:
         runs.RunRecord(
             source="demo_crm_contacts", run_id="r1", status="success", rows_read=61, rows_mapped=59,
             rows_quarantined=3, rows_loaded=58, started_at=datetime(2026, 11, 1, 6, tzinfo=UTC),
-            errors_by_code={"CAST_FAILED": 1},
+            errors_by_code={"CAST_FAILED": 1}, api_calls=1234,
         ),
     )
     data = {row["dag_id"]: row for row in http.get("/api/sources").json()}
+    assert data["demo_crm_contacts"]["api_calls"] == 1234
     assert data["demo_crm_contacts"]["status"] == "success"
     assert data["demo_crm_contacts"]["rows_loaded"] == 58
     assert data["broken"]["problems"] == ["load.mode: expected one of 'append' or 'merge', got 'upsert'"]
     page = http.get("/sources").text
     assert "demo_crm_contacts" in page and "CAST_FAILED: 1" in page and "invalid source file" in page
+    assert "<th>API calls</th>" in page and "<td class='n'>1,234</td>" in page
 
 
 def test_plugin_registers_the_page_and_the_app() -> None:

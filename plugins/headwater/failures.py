@@ -142,7 +142,7 @@ def _first_verdict(exc: BaseException) -> str | None:
 
 
 def _verdict(exc: BaseException) -> str | None:
-    for check in (_headwater, _pydantic, _adbc, _mysql, _sqlite, _botocore, _google, _azure, _paramiko, _os):
+    for check in (_headwater, _pydantic, _adbc, _mysql, _sqlite, _botocore, _google, _azure, _paramiko, _httpx, _os):
         verdict = check(exc)
         if verdict is not None:
             return verdict
@@ -159,6 +159,11 @@ def _headwater(exc: BaseException) -> str | None:
         return cause or TRANSIENT
     if isinstance(exc, ConnectionCheckError) and exc.transient is not None:
         return TRANSIENT if exc.transient else PERMANENT
+    # An HTTP API's answer after the client's own retries (connectors/http/errors.py): its status
+    # decides as for any HTTP error, so 429 and 5xx are retried by the task too, 401/403/404 are not.
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):
+        return _http(status)
     # Our messages say what to fix, but one that wraps a dropped connection is not the user's to fix.
     return TRANSIENT if cause == TRANSIENT else PERMANENT
 
@@ -312,6 +317,19 @@ def _paramiko(exc: BaseException) -> str | None:
         return TRANSIENT  # refused on every address: the server is down or restarting
     if isinstance(exc, module.SSHException):
         return TRANSIENT  # banner/protocol failures, "Server connection dropped", channel closed
+    return None
+
+
+def _httpx(exc: BaseException) -> str | None:
+    module = sys.modules.get("httpx")
+    if module is None:
+        return None
+    if isinstance(exc, module.HTTPStatusError):
+        return _http(exc.response.status_code)
+    if isinstance(exc, module.InvalidURL | module.UnsupportedProtocol):
+        return PERMANENT  # a base URL that cannot work (checked first: UnsupportedProtocol is a TransportError)
+    if isinstance(exc, module.TimeoutException | module.TransportError):
+        return TRANSIENT  # refused, reset, timed out: a later attempt can get through
     return None
 
 

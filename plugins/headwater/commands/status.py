@@ -56,7 +56,7 @@ def render(rows: list):
     table = Table(title="Headwater sources", header_style="bold")
     for name in ("source", "status", "last run (UTC)", "duration"):
         table.add_column(name)
-    for name in ("read", "mapped", "quarantined", "loaded"):
+    for name in ("read", "mapped", "quarantined", "loaded", "API calls"):
         table.add_column(name, justify="right")
     for name in ("watermark", "errors by code", "problem"):
         table.add_column(name, overflow="fold")
@@ -69,7 +69,7 @@ def render(rows: list):
             table.add_row(
                 escape(row.dag_id),
                 Text("invalid file", style="bold red"),
-                *["-"] * 8,
+                *["-"] * 9,
                 escape("; ".join(row.problems)),
             )
             continue
@@ -83,6 +83,7 @@ def render(rows: list):
             count(row.rows_mapped),
             count(row.rows_quarantined),
             count(row.rows_loaded),
+            count(row.api_calls),
             escape(row.watermark or "-"),
             escape(_codes(row.errors_by_code)),
             escape(" ".join(x for x in (NO_FILE if row.file == NO_FILE else "", row.run_problem()) if x)),

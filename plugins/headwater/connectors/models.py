@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from headwater import settings
 from headwater.config.base import FieldProblem, StrictModel
 
+from .http.models import DynamicsConnector, HttpApiConnector, MarketingCloudConnector
 from .sql_text import check_read_only_query
 
 FileFormat = Literal["csv", "jsonl", "json", "parquet"]
@@ -330,6 +331,7 @@ class BigQueryConnector(StrictModel):
 
 SqlConnector = SqliteConnector | PostgresConnector | MySqlConnector
 FileConnector = LocalFilesConnector | S3Connector | GcsConnector | AzureBlobConnector | SftpConnector
+HttpConnector = HttpApiConnector | DynamicsConnector | MarketingCloudConnector
 
 Connector = Annotated[
     LocalFilesConnector
@@ -340,6 +342,9 @@ Connector = Annotated[
     | SqliteConnector
     | PostgresConnector
     | MySqlConnector
-    | BigQueryConnector,
+    | BigQueryConnector
+    | HttpApiConnector
+    | DynamicsConnector
+    | MarketingCloudConnector,
     Field(discriminator="type"),
 ]

@@ -17,8 +17,11 @@ from headwater.errors import HeadwaterError
 from .models import (
     AzureBlobConnector,
     BigQueryConnector,
+    DynamicsConnector,
     GcsConnector,
+    HttpApiConnector,
     LocalFilesConnector,
+    MarketingCloudConnector,
     MySqlConnector,
     PostgresConnector,
     S3Connector,
@@ -57,6 +60,15 @@ REGISTRY: dict[str, ConnectorSpec] = {
     ),
     "mysql": ConnectorSpec(MySqlConnector, "headwater.connectors.mysql:MySqlSourceHook", "MySQL / MariaDB"),
     "bigquery": ConnectorSpec(BigQueryConnector, "headwater.connectors.bigquery:BigQuerySourceHook", "Google BigQuery"),
+    "http_api": ConnectorSpec(HttpApiConnector, "headwater.connectors.http.source:HttpApiSourceHook", "HTTP API"),
+    "dynamics": ConnectorSpec(
+        DynamicsConnector, "headwater.connectors.dynamics:DynamicsSourceHook", "Microsoft Dynamics 365 / Dataverse"
+    ),
+    "salesforce_marketing_cloud": ConnectorSpec(
+        MarketingCloudConnector,
+        "headwater.connectors.marketing_cloud:MarketingCloudSourceHook",
+        "Salesforce Marketing Cloud",
+    ),
 }
 
 

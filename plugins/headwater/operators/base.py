@@ -59,6 +59,10 @@ class StageOperator(BaseOperator):
             # XComs are shown in the UI and not masked by Airflow: a driver's message may echo a credential
             message = redact(str(exc)[:_MAX_ERROR_CHARS])
             error = {"stage": self.stage, "type": type(exc).__name__, "message": message}
+            # requests an HTTP API source sent before it failed (a run spent on 429s still used quota)
+            api_calls = getattr(getattr(self, "hook", None), "api_calls", None)
+            if api_calls is not None:
+                error["api_calls"] = api_calls
             if isinstance(exc, StageFailed):
                 error.update(type=exc.reason, manifest=exc.manifest)
             context["ti"].xcom_push(key=ERROR_KEY, value=error)

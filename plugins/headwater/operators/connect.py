@@ -31,6 +31,8 @@ class ConnectOperator(StageOperator):
         from headwater.connectors.registry import make_hook
 
         started = datetime.now(UTC)
-        description = make_hook(self.connector).check()
+        hook = self.hook = make_hook(self.connector)
+        description = hook.check()
         self.log.info("%s", description)
-        return {"checked": description, "started_at": started.isoformat()}
+        # requests sent to an HTTP API (None: not an API source)
+        return {"checked": description, "started_at": started.isoformat(), "api_calls": getattr(hook, "api_calls", None)}

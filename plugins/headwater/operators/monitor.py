@@ -72,6 +72,7 @@ class MonitorOperator(StageOperator):
             duration_s=round((ended - started).total_seconds(), 3),
             errors_by_code=outcome["errors_by_code"],
             error_summary=outcome["error_summary"],
+            api_calls=outcome["api_calls"],
         )
         from headwater.redact import redact_values
 
@@ -152,4 +153,16 @@ def collect_outcome(manifests: dict[str, dict | None], errors: dict[str, dict | 
         "watermark_after": select.get("watermark_after") if manifests.get("load") is not None else select.get("watermark_before"),
         "errors_by_code": codes,
         "error_summary": summary,
+        "api_calls": _api_calls(found, errors),
     }
+
+
+def _api_calls(manifests: dict[str, dict | None], errors: dict[str, dict | None]) -> int | None:
+    """Requests the run sent to an HTTP API (connect and select, from the manifest or, when the
+    stage failed, its error); None for sources that are not APIs."""
+    counts = []
+    for stage in ("connect", "select"):
+        found = manifests.get(stage) or errors.get(stage) or {}
+        counts.append(found.get("api_calls"))
+    counts = [c for c in counts if c is not None]
+    return sum(counts) if counts else None

@@ -67,7 +67,7 @@ class SelectOperator(StageOperator):
         engine = db.get_engine()
         snapshot = state.begin_read(engine, self.source_name)
         state_before = snapshot.state
-        hook = make_hook(self.connector)
+        hook = self.hook = make_hook(self.connector)  # kept: a failure reports the hook's API calls
         staging = self.staging(context)
         for stage in ("select", "select-quarantine", INDEX_STAGE):
             staging.reset(stage)
@@ -146,6 +146,8 @@ class SelectOperator(StageOperator):
             "watermark_before": _describe(state_before),
             "watermark_after": hook.watermark_description(),
             "notes": notes + list(getattr(hook, "notes", []) or []),
+            # requests sent to an HTTP API (None: not an API source)
+            "api_calls": getattr(hook, "api_calls", None),
         }
 
 

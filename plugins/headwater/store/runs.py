@@ -49,6 +49,7 @@ run_table = Table(
     Column("duration_s", Float),
     Column("errors_by_code", Text, nullable=False, default="{}"),  # JSON {code: count}
     Column("error_summary", Text),
+    Column("api_calls", BigInteger),  # requests sent to an HTTP API source; NULL for other sources
     Index("ix_hw_runs_source_started", "source", "started_at"),
 )
 
@@ -73,6 +74,7 @@ class RunRecord:
     duration_s: float | None = None  # derived from started_at/ended_at when not given
     errors_by_code: dict[str, int] = field(default_factory=dict)
     error_summary: str | None = None
+    api_calls: int | None = None  # requests sent to an HTTP API (retries and token requests included)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -27,13 +27,13 @@ small{color:#666}
 
 
 def render(rows: list[SourceRow]) -> str:
-    body = "".join(_row(r) for r in rows) or '<tr><td colspan="9">No source files found.</td></tr>'
+    body = "".join(_row(r) for r in rows) or '<tr><td colspan="10">No source files found.</td></tr>'
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Headwater sources</title>"
         f"<style>{STYLE}</style></head><body>"
         f"<h2>Sources <small>{len(rows)}</small></h2>"
         "<table><thead><tr><th>Source</th><th>Connector → target</th><th>Schedule</th><th>Last run</th>"
-        "<th>Read</th><th>Mapped</th><th>Quarantined</th><th>Loaded</th><th>Watermark / errors</th></tr></thead>"
+        "<th>Read</th><th>Mapped</th><th>Quarantined</th><th>Loaded</th><th>API calls</th><th>Watermark / errors</th></tr></thead>"
         f"<tbody>{body}</tbody></table></body></html>"
     )
 
@@ -43,7 +43,7 @@ def _row(row: SourceRow) -> str:
         issues = "<br>".join(escape(p) for p in row.problems)
         return (
             f"<tr><td>{escape(row.dag_id)}<br><small>{escape(row.file)}</small></td>"
-            f"<td colspan='8' class='problem'>invalid source file (its DAG only fails with this):<br>{issues}</td></tr>"
+            f"<td colspan='9' class='problem'>invalid source file (its DAG only fails with this):<br>{issues}</td></tr>"
         )
     status = row.status or "never run"
     colour = STATUS_COLOURS.get(status, "#9e9e9e")
@@ -58,6 +58,6 @@ def _row(row: SourceRow) -> str:
         f"<td>{escape(row.connector)} → {escape(row.target)}<br><small>lake: {escape(row.lake_table)}</small></td>"
         f"<td>{escape(row.schedule)}</td>"
         f"<td><span class='badge' style='background:{colour}'>{escape(status)}</span>{when}</td>"
-        + "".join(f"<td class='n'>{'' if v is None else f'{v:,}'}</td>" for v in (row.rows_read, row.rows_mapped, row.rows_quarantined, row.rows_loaded))
+        + "".join(f"<td class='n'>{'' if v is None else f'{v:,}'}</td>" for v in (row.rows_read, row.rows_mapped, row.rows_quarantined, row.rows_loaded, row.api_calls))
         + f"<td>{detail}</td></tr>"
     )

@@ -24,6 +24,7 @@ class SourceRow:
     rows_mapped: int | None = None
     rows_quarantined: int | None = None
     rows_loaded: int | None = None
+    api_calls: int | None = None  # HTTP API sources: requests the latest run sent
     watermark: str | None = None
     errors_by_code: dict | None = None
     error_summary: str | None = None
@@ -75,6 +76,7 @@ def add_run(row: SourceRow, record) -> SourceRow:
     row.duration_s = record.duration_s
     row.rows_read, row.rows_mapped = record.rows_read, record.rows_mapped
     row.rows_quarantined, row.rows_loaded = record.rows_quarantined, record.rows_loaded
+    row.api_calls = record.api_calls
     row.watermark = record.watermark_after
     row.errors_by_code = record.errors_by_code
     row.error_summary = record.error_summary
