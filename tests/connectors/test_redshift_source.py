@@ -150,3 +150,33 @@ def test_big_table_is_unloaded_to_s3_and_read_from_there(pg, moto_server, monkey
     )
     assert hook.next_state()["cursor"]["value"] == "2026-01-01T00:50:00+00:00"
     assert client.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0  # staged files removed after the read
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", ["redshift", "postgres"])
+def test_missing_grant_names_the_grant(pg, set_conn, kind) -> None:
+    conn, schema = pg
+    role = f"hw_rs_nogrant_{uuid.uuid4().hex[:6]}"
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE ROLE {role} LOGIN")
+        cur.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+    try:
+        set_conn("hw_rs_nogrant", conn_type=kind, **{**PG, "login": role}, extra={"sslmode": "disable"})
+        if kind == "redshift":
+            hook = _hook(conn_id="hw_rs_nogrant", table=f"{schema}.events")
+        else:
+            from headwater.connectors.models import PostgresConnector
+            from headwater.connectors.postgres import PostgresSourceHook
+
+            hook = PostgresSourceHook(config=PostgresConnector(type="postgres", conn_id="hw_rs_nogrant", table=f"{schema}.events"))
+        with pytest.raises(ConnectionCheckError) as caught:
+            hook.check()
+        label = "Redshift" if kind == "redshift" else "PostgreSQL"
+        assert str(caught.value).startswith(
+            f"{label} user '{role}' may not read table '{schema}.events' in database 'test' (connection 'hw_rs_nogrant'): "
+        )
+        assert str(caught.value).endswith(f"— grant it SELECT on table {schema}.events (and the use of its schema)")
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP OWNED BY {role}")
+            cur.execute(f"DROP ROLE {role}")

@@ -102,6 +102,10 @@ class MsSqlSourceHook(SqlSource, MsSqlHook):
             return REFUSED
         return first_line(exc)
 
+    def is_missing_grant(self, exc: Exception) -> bool:
+        # 229: "The SELECT permission was denied on the object ..."; 230: the same on a column
+        return bool(exc.args) and exc.args[0] in (229, 230)
+
     @contextmanager
     def reader_connection(self):
         import pymssql

@@ -140,6 +140,9 @@ class MySqlSourceHook(SqlSource, MySqlHook):
             return f"user '{self.connection.login}' may not use this database — check the user's grants"
         return first_line(exc)
 
+    def is_missing_grant(self, exc: Exception) -> bool:
+        return getattr(exc, "errno", None) in (1142, 1143)  # SELECT command denied (table, column)
+
     @contextmanager
     def reader_connection(self):
         import mysql.connector

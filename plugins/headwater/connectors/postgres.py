@@ -193,21 +193,9 @@ class PostgresSourceHook(SqlSource, PostgresHook):
         return inline_dialect(postgresql.dialect, lambda value: sql.Literal(value).as_string())
 
     def catalog_tables(self, schema: str | None):
-        """Tables, views, materialized views, foreign and partitioned tables (what `to_regclass` finds)."""
-        import sqlalchemy as sa
+        from .sql_query import pg_catalog_tables
 
-        pg_class = sa.table("pg_class", sa.column("relname"), sa.column("relnamespace"), sa.column("relkind"), schema="pg_catalog")
-        pg_ns = sa.table("pg_namespace", sa.column("oid"), sa.column("nspname"), schema="pg_catalog")
-        in_schema = (
-            pg_ns.c.nspname == sa.bindparam("hw_schema", schema, type_=sa.String())
-            if schema
-            else pg_ns.c.nspname == sa.func.any(sa.func.current_schemas(sa.false()))
-        )
-        return (
-            sa.select(pg_class.c.relname.label("name"))
-            .select_from(pg_class.join(pg_ns, pg_class.c.relnamespace == pg_ns.c.oid))
-            .where(in_schema, pg_class.c.relkind.in_(["r", "v", "m", "f", "p"]))
-        )
+        return pg_catalog_tables(schema)
 
     def database_expression(self):
         import sqlalchemy as sa

@@ -148,31 +148,16 @@ class RedshiftSourceHook(SqlSource, RedshiftSQLHook):
         return postgresql.dialect(paramstyle="pyformat")  # psycopg2 binds; with params `%%` is `%`
 
     def catalog_tables(self, schema: str | None):
-        import sqlalchemy as sa
+        # pg_catalog, not information_schema: that one hides tables the user may not read, and a
+        # missing grant would be reported as a missing table
+        from .sql_query import pg_catalog_tables
 
-        from .sql_query import information_schema_tables
-
-        return information_schema_tables(schema, sa.func.current_schema())
+        return pg_catalog_tables(schema)
 
     def database_expression(self):
         import sqlalchemy as sa
 
         return sa.func.current_database()
-
-    def check(self) -> str:
-        try:
-            return super().check()
-        except ConnectionCheckError:
-            raise
-        except Exception as exc:
-            import psycopg2
-
-            if isinstance(exc, psycopg2.errors.InsufficientPrivilege):
-                raise ConnectionCheckError(
-                    f"{self.source_label} user '{self.connection.login}' may not read {self._what()}"
-                    f"{self.connection_note()}: {first_line(exc)} — GRANT SELECT on it (and USAGE on its schema)"
-                ) from exc
-            raise
 
     # -- reading ----------------------------------------------------------------------------------
     def _describe(self, conn, stmt) -> list:

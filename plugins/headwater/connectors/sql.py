@@ -299,6 +299,13 @@ class SqlSource(SourceReader):
     def connection_note(self) -> str:
         return f" (connection '{self.config.conn_id}')" if self.config.conn_id else ""
 
+    def is_missing_grant(self, exc: Exception) -> bool:
+        """Whether a failed statement failed for want of a privilege (SQLSTATE 42501 by default)."""
+        return "42501" in (str(getattr(exc, "sqlstate", "") or ""), str(getattr(exc, "pgcode", "") or ""))
+
+    def login_name(self) -> str:
+        return getattr(getattr(self, "connection", None), "login", None) or ""
+
     # -- compiling and running statements -----------------------------------------------------------
     def sql_dialect(self):
         dialect = getattr(self, "_sql_dialect", None)
@@ -450,6 +457,13 @@ class SqlSource(SourceReader):
             try:
                 names = self.column_names(conn, empty_probe(self.source_clause()))
             except Exception as exc:
+                if self.is_missing_grant(exc):
+                    what = f"table {cfg.table}" if cfg.table else "the tables of the query"
+                    raise ConnectionCheckError(
+                        f"{self.source_label} user '{self.login_name()}' may not read {self._what()} in database "
+                        f"'{database}'{self.connection_note()}: {first_line(exc)} — grant it SELECT on {what}"
+                        " (and the use of its schema)"
+                    ) from exc
                 raise SelectionError(
                     f"{self._what()} failed on {self.source_label} database '{database}'"
                     f"{self.connection_note()}: {first_line(exc)}"

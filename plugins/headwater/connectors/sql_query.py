@@ -79,6 +79,23 @@ def information_schema_tables(schema: str | None, default_schema: sa.ColumnEleme
     return sa.select(tables.c.table_name.label("name")).where(tables.c.table_schema == where)
 
 
+def pg_catalog_tables(schema: str | None) -> sa.Select:
+    """PostgreSQL and Redshift: tables, views, materialized views, foreign and partitioned tables of
+    `schema` (None: the schemas of the search path), whatever the user's privileges on them."""
+    pg_class = sa.table("pg_class", sa.column("relname"), sa.column("relnamespace"), sa.column("relkind"), schema="pg_catalog")
+    pg_ns = sa.table("pg_namespace", sa.column("oid"), sa.column("nspname"), schema="pg_catalog")
+    in_schema = (
+        pg_ns.c.nspname == sa.bindparam("hw_schema", schema, type_=sa.String())
+        if schema
+        else pg_ns.c.nspname == sa.func.any(sa.func.current_schemas(sa.false()))
+    )
+    return (
+        sa.select(pg_class.c.relname.label("name"))
+        .select_from(pg_class.join(pg_ns, pg_class.c.relnamespace == pg_ns.c.oid))
+        .where(in_schema, pg_class.c.relkind.in_(["r", "v", "m", "f", "p"]))
+    )
+
+
 def named(catalog: sa.Select, name: str) -> sa.Select:
     """`catalog` (one column `name`) narrowed to one name: whether that table exists."""
     sub = catalog.subquery("hw_catalog")
