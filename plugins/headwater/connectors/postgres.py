@@ -68,6 +68,13 @@ _LIBPQ_DEFAULTS = {
 DEFAULT_READ_TIMEOUT = 600
 
 
+def psycopg_literal(value: object) -> str:
+    """`value` as a typed SQL literal, quoted by psycopg (imported only when a value is inlined)."""
+    from psycopg import sql
+
+    return sql.Literal(value).as_string()
+
+
 class PostgresSourceHook(SqlSource, PostgresHook):
     """
     Read a PostgreSQL table or read-only query in chunks, optionally incrementally.
@@ -185,12 +192,11 @@ class PostgresSourceHook(SqlSource, PostgresHook):
     # -- dialect ----------------------------------------------------------------------------------
     def make_dialect(self):
         # ADBC streams only statements without parameters: values are inlined as psycopg quotes them.
-        from psycopg import sql
         from sqlalchemy.dialects import postgresql
 
         from .sql_query import inline_dialect
 
-        return inline_dialect(postgresql.dialect, lambda value: sql.Literal(value).as_string())
+        return inline_dialect(postgresql.dialect, psycopg_literal)
 
     def catalog_tables(self, schema: str | None):
         from .sql_query import pg_catalog_tables
