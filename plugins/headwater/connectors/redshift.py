@@ -143,9 +143,11 @@ class RedshiftSourceHook(SqlSource, RedshiftSQLHook):
 
     # -- dialect ----------------------------------------------------------------------------------
     def make_dialect(self):
-        from sqlalchemy.dialects import postgresql
+        from sqlalchemy.dialects.postgresql import psycopg2
 
-        return postgresql.dialect(paramstyle="pyformat")  # psycopg2 binds; with params `%%` is `%`
+        # psycopg2 substitutes the values (untyped literals, as a string initial_value must be);
+        # with parameters it reads SQLAlchemy's `%%` as `%`
+        return psycopg2.dialect(paramstyle="pyformat")
 
     def catalog_tables(self, schema: str | None):
         # pg_catalog, not information_schema: that one hides tables the user may not read, and a
