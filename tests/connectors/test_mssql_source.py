@@ -183,6 +183,8 @@ def test_round_trip_check_and_incremental_read(bridge) -> None:
 def test_missing_table_and_column_name_the_closest(bridge) -> None:
     with pytest.raises(ConnectionCheckError, match=r"table 'dbo.order' not found in database 'pysqlbridge' \(connection 'hw_ms'\); tables with a similar name: orders"):
         _hook(table="dbo.order").check()
+    with pytest.raises(ConnectionCheckError, match=r"table 'dbx.orders' not found .*; schema 'dbx' does not exist; schemas with a similar name: dbo"):
+        _hook(table="dbx.orders").check()
     with pytest.raises(SelectionError, match=r"column 'custmer' not found in table 'dbo.orders' \(connection 'hw_ms'\); did you mean customer\?"):
         _hook(table="dbo.orders", columns=["id", "custmer"]).check()
 

@@ -90,6 +90,8 @@ def test_connect_errors_say_what_to_fix(pg) -> None:
         _hook(conn_id="hw_rs_bad", table=f"{schema}.events").check()
     with pytest.raises(ConnectionCheckError, match=rf"table '{schema}.event' not found .*tables with a similar name: events"):
         _hook(table=f"{schema}.event").check()
+    with pytest.raises(ConnectionCheckError, match=rf"table '{schema}x.events' not found .*; schema '{schema}x' does not exist; schemas with a similar name: {schema}"):
+        _hook(table=f"{schema}x.events").check()
 
 
 class _UnloadOnPostgres:

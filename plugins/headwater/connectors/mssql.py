@@ -151,6 +151,11 @@ class MsSqlSourceHook(SqlSource, MsSqlHook):
         where = sa.func.schema_name() if schema is None else sa.bindparam("hw_schema", schema, type_=sa.String())
         return sa.select(tables.c.TABLE_NAME.label("name")).where(tables.c.TABLE_SCHEMA == where)
 
+    def catalog_schemas(self):
+        from .sql_query import information_schema_schemata
+
+        return information_schema_schemata(upper=True)
+
     def database_expression(self):
         import sqlalchemy as sa
 

@@ -190,6 +190,11 @@ class MySqlSourceHook(SqlSource, MySqlHook):
 
         return information_schema_tables(schema, sa.func.database())
 
+    def catalog_schemas(self):
+        from .sql_query import information_schema_schemata
+
+        return information_schema_schemata()
+
     def database_expression(self):
         import sqlalchemy as sa
 

@@ -203,6 +203,11 @@ class PostgresSourceHook(SqlSource, PostgresHook):
 
         return pg_catalog_tables(schema)
 
+    def catalog_schemas(self):
+        from .sql_query import pg_catalog_schemas
+
+        return pg_catalog_schemas()
+
     def database_expression(self):
         import sqlalchemy as sa
 

@@ -156,6 +156,11 @@ class RedshiftSourceHook(SqlSource, RedshiftSQLHook):
 
         return pg_catalog_tables(schema)
 
+    def catalog_schemas(self):
+        from .sql_query import pg_catalog_schemas
+
+        return pg_catalog_schemas()
+
     def database_expression(self):
         import sqlalchemy as sa
 

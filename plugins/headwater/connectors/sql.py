@@ -288,6 +288,10 @@ class SqlSource(SourceReader):
         """A Core expression for the name of the database the session is in."""
         raise NotImplementedError
 
+    def catalog_schemas(self):
+        """A Core select of one column `name`: the schemas of the database (None: no schemas)."""
+        return None
+
     def location(self) -> str:
         """Where the database is, for messages: `at host:port (connection 'x')`."""
         raise NotImplementedError
@@ -340,6 +344,10 @@ class SqlSource(SourceReader):
     def list_tables(self, conn, schema: str | None) -> list[str]:
         """Table and view names (without schema) in `schema`, or in the default schema."""
         return sorted(r[0] for r in self.fetch_all(conn, self.catalog_tables(schema)))
+
+    def list_schemas(self, conn) -> list[str]:
+        catalog = self.catalog_schemas()
+        return sorted(r[0] for r in self.fetch_all(conn, catalog)) if catalog is not None else []
 
     def database_name(self, conn) -> str:
         import sqlalchemy as sa
@@ -442,6 +450,11 @@ class SqlSource(SourceReader):
             if similar
             else f"no table with a similar name ({len(candidates)} tables visible)"
         )
+        if schema and not candidates and (schemas := self.list_schemas(conn)) and schema not in schemas:
+            close = difflib.get_close_matches(schema, schemas, n=5, cutoff=0.6)
+            hint = f"schema '{schema}' does not exist" + (
+                f"; schemas with a similar name: {', '.join(close)}" if close else ""
+            )
         return ConnectionCheckError(
             f"table '{table}' not found in database '{database}'{self.connection_note()}; {hint}"
         )

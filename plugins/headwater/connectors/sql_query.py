@@ -96,6 +96,18 @@ def pg_catalog_tables(schema: str | None) -> sa.Select:
     )
 
 
+def pg_catalog_schemas() -> sa.Select:
+    pg_ns = sa.table("pg_namespace", sa.column("nspname"), schema="pg_catalog")
+    return sa.select(pg_ns.c.nspname.label("name"))
+
+
+def information_schema_schemata(upper: bool = False) -> sa.Select:
+    """Schema names in the standard catalog (SQL Server spells it in capitals)."""
+    table, column = ("SCHEMATA", "SCHEMA_NAME") if upper else ("schemata", "schema_name")
+    schemata = sa.table(ident(table), sa.column(ident(column)), schema="INFORMATION_SCHEMA" if upper else "information_schema")
+    return sa.select(schemata.c[column].label("name"))
+
+
 def named(catalog: sa.Select, name: str) -> sa.Select:
     """`catalog` (one column `name`) narrowed to one name: whether that table exists."""
     sub = catalog.subquery("hw_catalog")
