@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from headwater.connectors.models import MySqlConnector, PostgresConnector, SqliteConnector
+from headwater.connectors.models import MySqlConnector, PostgresConnector, RedshiftConnector, SqliteConnector
 
 from .conftest import MY, PG, require_service, unique
 
@@ -132,4 +132,19 @@ class MySqlBackend(Backend):
         return MySqlConnector(type="mysql", conn_id=self.conn_id, **fields)
 
 
-BACKENDS = {"sqlite": SqliteBackend, "postgres": PostgresBackend, "mysql": MySqlBackend}
+class RedshiftBackend(PostgresBackend):
+    """The real local PostgreSQL read through a `redshift` connection (Redshift speaks its wire
+    protocol); no Redshift runs here."""
+
+    name, label = "redshift", "Redshift"
+    conn_id = "hw_test_rs"
+
+    def __init__(self, include_dir, set_conn):
+        super().__init__(include_dir, set_conn)
+        set_conn(self.conn_id, conn_type="redshift", extra={"sslmode": "disable"}, **PG)
+
+    def config(self, **fields) -> RedshiftConnector:
+        return RedshiftConnector(type="redshift", conn_id=self.conn_id, **fields)
+
+
+BACKENDS = {"sqlite": SqliteBackend, "postgres": PostgresBackend, "mysql": MySqlBackend, "redshift": RedshiftBackend}

@@ -120,7 +120,7 @@ INVALID = [
         {"type": "mongo", "conn_id": "x"},
         "",
         "Input tag 'mongo' found using 'type' does not match any of the expected tags: "
-        "'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql', 'bigquery'",
+        "'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql', 'mssql', 'redshift', 'bigquery', 'http_api', 'dynamics', 'salesforce_marketing_cloud'",
         id="unknown_type",
     ),
     pytest.param(
@@ -203,7 +203,7 @@ def test_registry_covers_exactly_the_union():
 def test_unknown_type_message():
     with pytest.raises(
         UnknownConnectorType,
-        match=r"^unknown connector type 'mongo'; valid types: azure_blob, bigquery, gcs, local_files, mysql, postgres, s3, sftp, sqlite$",
+        match=r"^unknown connector type 'mongo'; valid types: azure_blob, bigquery, dynamics, gcs, http_api, local_files, mssql, mysql, postgres, redshift, s3, salesforce_marketing_cloud, sftp, sqlite$",
     ):
         get_spec("mongo")
 
@@ -238,3 +238,25 @@ def test_config_modules_import_no_heavy_packages():
         env={"PYTHONPATH": models.__file__.rsplit("/headwater/", 1)[0]},
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_docs_type_table_is_the_registry() -> None:
+    from pathlib import Path
+
+    from headwater.connectors.registry import hook_class_name
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "connectors.md").read_text()
+    table = text.split("<!-- types:", 1)[1].split("<!-- /types -->", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")][1:]  # after the header
+    expected = [f"| `{name}` | {spec.reads} | `{hook_class_name(spec)}` |" for name, spec in REGISTRY.items()]
+    assert rows == expected, "docs/connectors.md: the type table must list the registry's types"
+
+
+def test_select_operators_come_from_the_registry() -> None:
+    import headwater.operators as operators
+    from headwater.operators.select import SelectOperator, select_operator_for
+
+    for name, spec in REGISTRY.items():
+        cls = getattr(operators, spec.operator)
+        assert issubclass(cls, SelectOperator) and cls.connector_type == name
+        assert select_operator_for(name) is cls

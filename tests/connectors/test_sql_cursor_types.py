@@ -53,6 +53,8 @@ CASES = [
     ("sqlite", "REAL", ["1.5", "2.5", "3.25"], "float", 3.25),
     ("sqlite", "INTEGER", ["1", "2", "3"], "int", 3),
 ]
+# Redshift is read over PostgreSQL's wire protocol: the same cases through a `redshift` connection
+CASES += [("redshift", *case[1:]) for case in CASES if case[0] == "postgres"]
 
 
 @pytest.mark.parametrize(

@@ -119,3 +119,56 @@ load:
 monitor:
   retries: 0
 """
+
+
+@pytest.mark.integration
+def test_redshift_source_incremental_in_airflow(project) -> None:
+    """A `redshift` source through Airflow: read over the PostgreSQL wire protocol from the real
+    local PostgreSQL through a `redshift` connection (no Redshift runs here)."""
+    import psycopg2
+
+    require_service("PostgreSQL", PG["host"], PG["port"])
+    table = unique("hw_dagrun_rs_customers")
+    conn = psycopg2.connect(host=PG["host"], port=PG["port"], user="postgres", dbname="test")
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                f"CREATE TABLE {table} (id int PRIMARY KEY, email text, first_name text, country text, "
+                "updated_at timestamp NOT NULL)"
+            )
+            cur.execute(
+                f"INSERT INTO {table} SELECT g, 'user' || g || '@example.com', 'Name' || g, 'gb', "
+                "timestamp '2026-01-01' + g * interval '1 minute' FROM generate_series(1, 200) g"
+            )
+        project.env["AIRFLOW_CONN_HW_DAGRUN_RS"] = json.dumps(
+            {**PG, "conn_type": "redshift", "extra": {"sslmode": "disable"}}
+        )
+        source = _pg_source(table).replace("type: postgres", "type: redshift").replace("hw_dagrun_pg", "hw_dagrun_rs")
+        (project.sources / "crm_rs.yaml").write_text(source.replace("crm_pg_customers", "crm_rs_customers"))
+
+        first = project.dags_test("crm_rs", "2026-03-01")
+        assert first.state == "success", first.output
+        engine = db.get_engine()
+        [record] = runs.runs_for(engine, "crm_rs")
+        assert (record.rows_read, record.rows_loaded) == (200, 200)
+        assert read_table("crm_rs_customers").num_rows == 200
+
+        with conn.cursor() as cur:  # 2 updates, 1 new row at exactly the watermark, 5 new rows
+            cur.execute(f"UPDATE {table} SET country = 'fr', updated_at = updated_at + interval '1 day' WHERE id IN (1, 2)")
+            cur.execute(f"INSERT INTO {table} SELECT 300, 'late@example.com', 'Late', 'de', max(updated_at) FROM {table}")
+            cur.execute(
+                f"INSERT INTO {table} SELECT g, 'user' || g || '@example.com', 'Name' || g, 'gb', "
+                "timestamp '2026-02-01' + g * interval '1 second' FROM generate_series(201, 205) g"
+            )
+        second = project.dags_test("crm_rs", "2026-03-02")
+        assert second.state == "success", second.output
+        latest = runs.runs_for(engine, "crm_rs")[0]
+        assert latest.rows_read == 8  # 2 moved forward, 1 at exactly the old watermark, 5 new
+        lake = {r["customer_id"]: r for r in read_table("crm_rs_customers").to_pylist()}
+        assert len(lake) == 206
+        assert lake["300"]["country"] == "DE" and lake["1"]["country"] == "FR"
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.close()

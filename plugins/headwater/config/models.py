@@ -10,7 +10,7 @@ from pydantic import Field
 
 from headwater.config.base import StrictModel
 from headwater.config.sections import LoadConfig, MonitorConfig, ScheduleConfig
-from headwater.connectors.models import Connector
+from headwater.connectors.registry import Connector
 from headwater.mapping.models import MappingConfig
 from headwater.validation.models import ValidateConfig
 

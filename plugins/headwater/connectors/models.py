@@ -1,7 +1,8 @@
 """The `connector:` section of a source file: one pydantic model per connector type.
 
 Imported at DAG parse time, so only pydantic and the standard library may be imported here.
-`Connector` is the discriminated union the root source model uses; `type` picks the model.
+`registry.py` lists which model each `type` names and builds the discriminated union `Connector`
+from that list (also importable from here).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import codecs
 import re
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -112,7 +113,7 @@ class CursorConfig(StrictModel):
     _no_nul = field_validator("column", "initial_value")(_no_nul)
 
 
-class _SqlConnector(StrictModel):
+class SqlConnectorBase(StrictModel):
     """Fields shared by every SQL connector."""
 
     # How `query` is read by the read-only check (sql_text.READINGS): literals and comments differ.
@@ -145,7 +146,7 @@ class _SqlConnector(StrictModel):
         return None if value is None else check_read_only_query(value, cls.sql_dialect)
 
     @model_validator(mode="after")
-    def _selection(self) -> _SqlConnector:
+    def _selection(self) -> SqlConnectorBase:
         if (self.table is None) == (self.query is None):
             which = "not both" if self.table else "one is required"
             raise ValueError(f"set exactly one of `table` or `query` ({which})")
@@ -162,7 +163,7 @@ class _SqlConnector(StrictModel):
         return self
 
 
-class SqliteConnector(_SqlConnector):
+class SqliteConnector(SqlConnectorBase):
     """A SQLite database: an Airflow `sqlite` connection, or a file path (`database`)."""
 
     type: Literal["sqlite"]
@@ -185,7 +186,7 @@ class SqliteConnector(_SqlConnector):
         return path if path.is_absolute() else settings.include_dir() / path
 
 
-class PostgresConnector(_SqlConnector):
+class PostgresConnector(SqlConnectorBase):
     """A PostgreSQL table or read-only query, through an Airflow `postgres` connection."""
 
     type: Literal["postgres"]
@@ -193,7 +194,7 @@ class PostgresConnector(_SqlConnector):
     conn_id: str = Field(min_length=1)
 
 
-class MySqlConnector(_SqlConnector):
+class MySqlConnector(SqlConnectorBase):
     """A MySQL/MariaDB table or read-only query, through an Airflow `mysql` connection."""
 
     type: Literal["mysql"]
@@ -202,8 +203,8 @@ class MySqlConnector(_SqlConnector):
 
     @model_validator(mode="after")
     def _no_placeholder_text(self) -> MySqlConnector:
-        # The driver binds the watermark client-side and reads every `%s` in the statement as a
-        # placeholder, so such a name or query would make the incremental read fail.
+        # The driver binds the watermark client-side and its placeholder parsing misreads `%s` and
+        # `%(` even when escaped as `%%`, so such a name or query would make the incremental read fail.
         if self.cursor is None:
             return self
         named = {"table": self.table, "query": self.query, "cursor": self.cursor.column}
@@ -214,6 +215,44 @@ class MySqlConnector(_SqlConnector):
                 raise FieldProblem(
                     where, "'%s' cannot be used in a MySQL source with a cursor (the driver reads it as a parameter)"
                 )
+        return self
+
+
+class MsSqlConnector(SqlConnectorBase):
+    """A SQL Server / Azure SQL table or read-only query, through an Airflow `mssql` connection."""
+
+    type: Literal["mssql"]
+    sql_dialect: ClassVar[str] = "mssql"
+    conn_id: str = Field(min_length=1)
+
+
+class RedshiftUnload(StrictModel):
+    """Big Redshift tables: `UNLOAD ... FORMAT PARQUET` into S3, then read from there."""
+
+    above_mb: float = Field(
+        1024, ge=0, description="Tables at least this big (svv_table_info.size, MB) are unloaded; 0: always."
+    )
+    staging: str = Field(
+        pattern=r"^s3://[^/]+/.*$",
+        description="s3://bucket/prefix/ the run's Parquet files go under (one folder per run, removed after the read).",
+    )
+    aws_conn_id: str = Field("aws_default", min_length=1, description="Airflow `aws` connection that reads the staged files.")
+
+
+class RedshiftConnector(SqlConnectorBase):
+    """An Amazon Redshift table or read-only query, through an Airflow `redshift` connection."""
+
+    type: Literal["redshift"]
+    sql_dialect: ClassVar[str] = "postgres"
+    conn_id: str = Field(min_length=1)
+    unload: RedshiftUnload | None = Field(
+        None, description="Read tables above a size through UNLOAD to S3 (Parquet); omit to always read over the wire."
+    )
+
+    @model_validator(mode="after")
+    def _unload_tables_only(self) -> RedshiftConnector:
+        if self.unload is not None and self.table is None:
+            raise FieldProblem("unload", "unload applies to `table` sources (a query is always read over the wire)")
         return self
 
 
@@ -329,22 +368,12 @@ class BigQueryConnector(StrictModel):
         return self
 
 
-SqlConnector = SqliteConnector | PostgresConnector | MySqlConnector
-FileConnector = LocalFilesConnector | S3Connector | GcsConnector | AzureBlobConnector | SftpConnector
-HttpConnector = HttpApiConnector | DynamicsConnector | MarketingCloudConnector
 
-Connector = Annotated[
-    LocalFilesConnector
-    | S3Connector
-    | GcsConnector
-    | AzureBlobConnector
-    | SftpConnector
-    | SqliteConnector
-    | PostgresConnector
-    | MySqlConnector
-    | BigQueryConnector
-    | HttpApiConnector
-    | DynamicsConnector
-    | MarketingCloudConnector,
-    Field(discriminator="type"),
-]
+def __getattr__(name: str):
+    # `Connector`, the union of every type's model, is derived from the registry (the one list of
+    # connector types), which imports this module: so it is looked up there on first use.
+    if name == "Connector":
+        from .registry import Connector
+
+        return Connector
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

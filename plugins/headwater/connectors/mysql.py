@@ -140,6 +140,9 @@ class MySqlSourceHook(SqlSource, MySqlHook):
             return f"user '{self.connection.login}' may not use this database — check the user's grants"
         return first_line(exc)
 
+    def is_missing_grant(self, exc: Exception) -> bool:
+        return getattr(exc, "errno", None) in (1142, 1143)  # SELECT command denied (table, column)
+
     @contextmanager
     def reader_connection(self):
         import mysql.connector
@@ -167,55 +170,56 @@ class MySqlSourceHook(SqlSource, MySqlHook):
             conn.close()
 
     # -- dialect ----------------------------------------------------------------------------------
-    def quote_identifier(self, name: str) -> str:
-        return "`" + name.replace("`", "``") + "`"
+    def make_dialect(self):
+        # pyformat (`%(name)s`): with a dict of parameters mysql-connector reads SQLAlchemy's `%%` as `%`.
+        from sqlalchemy.dialects import mysql
 
-    def bind(self, value: object) -> tuple[str, list]:
+        return mysql.dialect(paramstyle="pyformat")
+
+    def watermark_value(self, value: object) -> object:
         from datetime import UTC, datetime
 
         if isinstance(value, datetime) and value.tzinfo:  # the read session is in UTC (see stream)
             value = value.astimezone(UTC).replace(tzinfo=None)
-        return "%s", [value]
+        return value
 
-    def _rows(self, conn, query: str, params: tuple = ()) -> list[tuple]:
-        cur = conn.cursor(buffered=True)
+    def catalog_tables(self, schema: str | None):
+        import sqlalchemy as sa
+
+        from .sql_query import information_schema_tables
+
+        return information_schema_tables(schema, sa.func.database())
+
+    def catalog_schemas(self):
+        from .sql_query import information_schema_schemata
+
+        return information_schema_schemata()
+
+    def database_expression(self):
+        import sqlalchemy as sa
+
+        return sa.func.database()
+
+    def fetch_all(self, conn, stmt) -> list[tuple]:
+        sql, params = self.compile(stmt)
+        cur = conn.cursor(buffered=True)  # other statements may follow on this connection
         try:
-            cur.execute(query, params)
+            cur.execute(sql, params)
             return cur.fetchall()
         finally:
             cur.close()
 
-    def table_exists(self, conn, table: str) -> bool:
-        schema, _, name = table.rpartition(".")
-        rows = self._rows(
-            conn,
-            "SELECT COUNT(*) FROM information_schema.tables "
-            "WHERE table_schema = COALESCE(%s, DATABASE()) AND table_name = %s",
-            (schema or None, name),
-        )
-        return rows[0][0] > 0
-
-    def list_tables(self, conn, schema: str | None) -> list[str]:
-        rows = self._rows(
-            conn,
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = COALESCE(%s, DATABASE())",
-            (schema,),
-        )
-        return sorted(r[0] for r in rows)
-
-    def database_name(self, conn) -> str:
-        return self._rows(conn, "SELECT DATABASE()")[0][0] or ""
-
-    def stream(self, conn, sql: str, params: list) -> Iterator[Chunk]:
+    def stream(self, conn, stmt) -> Iterator[Chunk]:
         from .arrow_util import TypedColumns
 
+        sql, params = self.compile(stmt)
         conn.set_converter_class(_exact_converter())
         setup = conn.cursor()
         setup.execute("SET time_zone = '+00:00'")  # TIMESTAMP values as UTC instants, never ambiguous
         setup.close()
         cur = conn.cursor(buffered=False)  # unbuffered: rows stay on the server until fetched
         try:
-            cur.execute(sql, tuple(params))
+            cur.execute(sql, params)
             names = [d[0] for d in cur.description]
             typed = TypedColumns({d[0]: _arrow_type(d) for d in cur.description})
             offset = 0

@@ -107,7 +107,7 @@ def uses_interval(schema: pa.Schema) -> bool:
     return any(_pg_type(f).lstrip("_") == "interval" for f in schema)
 
 
-def select_list(schema: pa.Schema, quote, money_scale: int = 2) -> str:
+def select_items(schema: pa.Schema, quote, money_scale: int = 2) -> list[str]:
     """The select list over the probed result (aliased `hw_rows`): casts and shape columns."""
     parts = []
     for field in schema:
@@ -119,7 +119,7 @@ def select_list(schema: pa.Schema, quote, money_scale: int = 2) -> str:
                 f"CASE WHEN array_ndims({column}) > 1 OR array_lower({column}, 1) <> 1 "
                 f"THEN {_as_text(column)} END AS {quote(SHAPE_PREFIX + field.name)}"
             )
-    return ", ".join(parts)
+    return parts
 
 
 # -- decoding opaque numerics ------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """PostgreSQL source hook: streams with ADBC (binary COPY) into Arrow record batches.
 
-ADBC only streams queries without bind parameters (with parameters the driver buffers the whole
-result), so the watermark is inlined as a typed literal quoted by psycopg (`sql.Literal`).
+Statements are SQLAlchemy Core compiled by the PostgreSQL dialect. ADBC only streams queries
+without bind parameters (with parameters the driver buffers the whole result), so the dialect
+inlines the watermark as a typed literal quoted by psycopg (`sql.Literal`).
 Every transaction is read-only (`default_transaction_read_only=on` in the session options).
 Values arrive exact or not at all: `pg_values` says which types are cast in SQL first and which
 values (infinity, 24:00, ...) become quarantined rows.
@@ -65,6 +66,13 @@ _LIBPQ_DEFAULTS = {
 # `read_timeout`; 0 turns it off). Generous: the server sends nothing while it sorts or scans
 # before the first row of a big ordered read.
 DEFAULT_READ_TIMEOUT = 600
+
+
+def psycopg_literal(value: object) -> str:
+    """`value` as a typed SQL literal, quoted by psycopg (imported only when a value is inlined)."""
+    from psycopg import sql
+
+    return sql.Literal(value).as_string()
 
 
 class PostgresSourceHook(SqlSource, PostgresHook):
@@ -182,13 +190,28 @@ class PostgresSourceHook(SqlSource, PostgresHook):
         return watchdog.stalled
 
     # -- dialect ----------------------------------------------------------------------------------
-    def quote_identifier(self, name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
+    def make_dialect(self):
+        # ADBC streams only statements without parameters: values are inlined as psycopg quotes them.
+        from sqlalchemy.dialects import postgresql
 
-    def bind(self, value: object) -> tuple[str, list]:
-        from psycopg import sql
+        from .sql_query import inline_dialect
 
-        return sql.Literal(value).as_string(), []
+        return inline_dialect(postgresql.dialect, psycopg_literal)
+
+    def catalog_tables(self, schema: str | None):
+        from .sql_query import pg_catalog_tables
+
+        return pg_catalog_tables(schema)
+
+    def catalog_schemas(self):
+        from .sql_query import pg_catalog_schemas
+
+        return pg_catalog_schemas()
+
+    def database_expression(self):
+        import sqlalchemy as sa
+
+        return sa.func.current_database()
 
     def _scalar_rows(self, conn, query: str) -> list[tuple]:
         cur = conn.cursor()
@@ -198,58 +221,44 @@ class PostgresSourceHook(SqlSource, PostgresHook):
         finally:
             cur.close()
 
-    def table_exists(self, conn, table: str) -> bool:
-        literal, _ = self.bind(self.quote_table(table))
-        return self._scalar_rows(conn, f"SELECT to_regclass({literal}) IS NOT NULL")[0][0]
-
-    def list_tables(self, conn, schema: str | None) -> list[str]:
-        where = (
-            f"table_schema = {self.bind(schema)[0]}"
-            if schema
-            else "table_schema = ANY(current_schemas(false))"
-        )
-        rows = self._scalar_rows(conn, f"SELECT table_name FROM information_schema.tables WHERE {where}")
-        return sorted(r[0] for r in rows)
-
-    def database_name(self, conn) -> str:
-        return self._scalar_rows(conn, "SELECT current_database()")[0][0]
-
-    def _probe(self, conn, sql: str) -> pa.Schema:
+    def _probe(self, conn, stmt) -> pa.Schema:
         """The result's Arrow schema (with each column's PostgreSQL type), without reading rows."""
+        import sqlalchemy as sa
+
+        probe = sa.select(sa.literal_column("*")).select_from(stmt.subquery("hw_rows")).limit(0)
         cur = conn.cursor()
         try:
-            cur.execute(f"SELECT * FROM (\n{sql}\n) AS hw_rows LIMIT 0")
+            cur.execute(self.compile(probe)[0])
             return cur.fetch_arrow_table().schema
         finally:
             cur.close()
 
-    def exact_sql(self, conn, sql: str) -> str:
-        """`sql` wrapped so every column arrives as an exact Arrow value (see `pg_values`)."""
+    def exact_sql(self, conn, stmt) -> str:
+        """`stmt` compiled, wrapped so every column arrives as an exact Arrow value (see `pg_values`)."""
+        import sqlalchemy as sa
+
         from . import pg_values
 
-        schema = self._probe(conn, sql)
+        schema = self._probe(conn, stmt)
         if not pg_values.needs_rewrite(schema):
-            return sql
+            return self.compile(stmt)[0]
         money_scale = 2
         if pg_values.uses_money(schema):  # the locale's decimals (lc_monetary)
             money_scale = self._scalar_rows(conn, "SELECT scale('1'::money::numeric)")[0][0]
         if pg_values.uses_interval(schema):  # intervals as ISO 8601 text (P1Y2M3DT4H5M6S)
             self._scalar_rows(conn, "SELECT set_config('intervalstyle', 'iso_8601', false)")
-        # ORDER BY the source's cursor column (qualified: not the cast output of the same name).
-        order = (
-            f" ORDER BY hw_rows.{self.quote_identifier(self.config.cursor.column)}"
-            if self.config.cursor
-            else ""
-        )
-        columns = pg_values.select_list(schema, self.quote_identifier, money_scale)
-        return f"SELECT {columns} FROM (\n{sql}\n) AS hw_rows{order}"
+        items = pg_values.select_items(schema, self.quote_identifier, money_scale)
+        wrapped = sa.select(*(sa.literal_column(item) for item in items)).select_from(stmt.subquery("hw_rows"))
+        if self.config.cursor:  # the source's cursor column (qualified: not the cast output of the same name)
+            wrapped = wrapped.order_by(sa.literal_column(f"hw_rows.{self.quote_identifier(self.config.cursor.column)}"))
+        return self.compile(wrapped)[0]
 
-    def stream(self, conn, sql: str, params: list) -> Iterator[Chunk]:
-        sql = self.exact_sql(conn, sql)
+    def stream(self, conn, stmt) -> Iterator[Chunk]:
+        sql = self.exact_sql(conn, stmt)
         cur = conn.cursor()
         offset = 0
         try:
-            cur.execute(sql, params or None)
+            cur.execute(sql)
             # Record batches come typed from the declared column types, so every chunk shares a schema.
             for batch in cur.fetch_record_batch():
                 self._progress()

@@ -1,6 +1,9 @@
 """Explicit registry of connector types: type name -> config model, hook class path, label.
 
-YAML never names a Python path; it names a `type`, and only the types listed here exist.
+This is the one list of connector types. YAML never names a Python path; it names a `type`, and
+only the types listed here exist. The config union (`Connector`, hence the JSON schema), the
+type-specific select operators and the type table of docs/connectors.md are derived from it:
+adding a type is its config model, its hook module and one entry here.
 Hooks are imported lazily (`load_hook`), inside tasks, because they import provider hooks and
 pyarrow.
 """
@@ -9,7 +12,9 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Union
+
+from pydantic import Field
 
 from headwater.config.base import StrictModel
 from headwater.errors import HeadwaterError
@@ -22,8 +27,10 @@ from .models import (
     HttpApiConnector,
     LocalFilesConnector,
     MarketingCloudConnector,
+    MsSqlConnector,
     MySqlConnector,
     PostgresConnector,
+    RedshiftConnector,
     S3Connector,
     SftpConnector,
     SqliteConnector,
@@ -44,32 +51,119 @@ class ConnectorSpec:
     config_model: type[StrictModel]
     hook_path: str  # "module:Class", imported only when a task needs it
     label: str
+    operator: str  # name of its select operator class (`operators.select`), e.g. PostgresSelectOperator
+    reads: str  # one line for the type table of docs/connectors.md
 
 
 REGISTRY: dict[str, ConnectorSpec] = {
     "local_files": ConnectorSpec(
-        LocalFilesConnector, "headwater.connectors.files:LocalFilesHook", "Local files"
+        LocalFilesConnector,
+        "headwater.connectors.files:LocalFilesHook",
+        "Local files",
+        "LocalFilesSelectOperator",
+        "CSV, JSON lines, JSON arrays, Parquet (plain, gzip, bz2, zstd or zip) on the worker's disk",
     ),
-    "s3": ConnectorSpec(S3Connector, "headwater.connectors.s3:S3SourceHook", "Amazon S3"),
-    "gcs": ConnectorSpec(GcsConnector, "headwater.connectors.gcs:GcsSourceHook", "Google Cloud Storage"),
-    "azure_blob": ConnectorSpec(AzureBlobConnector, "headwater.connectors.azure_blob:AzureBlobSourceHook", "Azure Blob Storage"),
-    "sftp": ConnectorSpec(SftpConnector, "headwater.connectors.sftp:SftpSourceHook", "SFTP"),
-    "sqlite": ConnectorSpec(SqliteConnector, "headwater.connectors.sqlite:SqliteSourceHook", "SQLite"),
+    "s3": ConnectorSpec(
+        S3Connector,
+        "headwater.connectors.s3:S3SourceHook",
+        "Amazon S3",
+        "S3SelectOperator",
+        "the same formats in an Amazon S3 (or S3-compatible) bucket",
+    ),
+    "gcs": ConnectorSpec(
+        GcsConnector,
+        "headwater.connectors.gcs:GcsSourceHook",
+        "Google Cloud Storage",
+        "GcsSelectOperator",
+        "the same formats in a Google Cloud Storage bucket",
+    ),
+    "azure_blob": ConnectorSpec(
+        AzureBlobConnector,
+        "headwater.connectors.azure_blob:AzureBlobSourceHook",
+        "Azure Blob Storage",
+        "AzureBlobSelectOperator",
+        "the same formats in an Azure Blob Storage container",
+    ),
+    "sftp": ConnectorSpec(
+        SftpConnector,
+        "headwater.connectors.sftp:SftpSourceHook",
+        "SFTP",
+        "SftpSelectOperator",
+        "the same formats on an SFTP server",
+    ),
+    "sqlite": ConnectorSpec(
+        SqliteConnector,
+        "headwater.connectors.sqlite:SqliteSourceHook",
+        "SQLite",
+        "SqliteSelectOperator",
+        "a SQLite table or read-only query",
+    ),
     "postgres": ConnectorSpec(
-        PostgresConnector, "headwater.connectors.postgres:PostgresSourceHook", "PostgreSQL"
+        PostgresConnector,
+        "headwater.connectors.postgres:PostgresSourceHook",
+        "PostgreSQL",
+        "PostgresSelectOperator",
+        "a PostgreSQL table or read-only query",
     ),
-    "mysql": ConnectorSpec(MySqlConnector, "headwater.connectors.mysql:MySqlSourceHook", "MySQL / MariaDB"),
-    "bigquery": ConnectorSpec(BigQueryConnector, "headwater.connectors.bigquery:BigQuerySourceHook", "Google BigQuery"),
-    "http_api": ConnectorSpec(HttpApiConnector, "headwater.connectors.http.source:HttpApiSourceHook", "HTTP API"),
+    "mysql": ConnectorSpec(
+        MySqlConnector,
+        "headwater.connectors.mysql:MySqlSourceHook",
+        "MySQL / MariaDB",
+        "MySqlSelectOperator",
+        "a MySQL / MariaDB table or read-only query",
+    ),
+    "mssql": ConnectorSpec(
+        MsSqlConnector,
+        "headwater.connectors.mssql:MsSqlSourceHook",
+        "Microsoft SQL Server",
+        "MsSqlSelectOperator",
+        "a SQL Server (or Azure SQL) table or read-only query",
+    ),
+    "redshift": ConnectorSpec(
+        RedshiftConnector,
+        "headwater.connectors.redshift:RedshiftSourceHook",
+        "Amazon Redshift",
+        "RedshiftSelectOperator",
+        "a Redshift table or read-only query; big tables through UNLOAD to S3 (Parquet)",
+    ),
+    "bigquery": ConnectorSpec(
+        BigQueryConnector,
+        "headwater.connectors.bigquery:BigQuerySourceHook",
+        "Google BigQuery",
+        "BigQuerySelectOperator",
+        "a Google BigQuery table or read-only query",
+    ),
+    "http_api": ConnectorSpec(
+        HttpApiConnector,
+        "headwater.connectors.http.source:HttpApiSourceHook",
+        "HTTP API",
+        "HttpApiSelectOperator",
+        "any JSON REST API described in YAML (auth, paging, records, incremental)",
+    ),
     "dynamics": ConnectorSpec(
-        DynamicsConnector, "headwater.connectors.dynamics:DynamicsSourceHook", "Microsoft Dynamics 365 / Dataverse"
+        DynamicsConnector,
+        "headwater.connectors.dynamics:DynamicsSourceHook",
+        "Microsoft Dynamics 365 / Dataverse",
+        "DynamicsSelectOperator",
+        "a Microsoft Dynamics 365 / Dataverse entity set (Web API, OData)",
     ),
     "salesforce_marketing_cloud": ConnectorSpec(
         MarketingCloudConnector,
         "headwater.connectors.marketing_cloud:MarketingCloudSourceHook",
         "Salesforce Marketing Cloud",
+        "MarketingCloudSelectOperator",
+        "rows of a Salesforce Marketing Cloud data extension (REST)",
     ),
 }
+
+# The `connector:` section: one model per registered type, picked by `type`.
+Connector = Annotated[Union[tuple(spec.config_model for spec in REGISTRY.values())], Field(discriminator="type")]  # noqa: UP007
+
+
+def hook_class_name(spec: ConnectorSpec) -> str:
+    """`module.Class` of the hook, relative to `headwater.connectors` (for docs and messages)."""
+    module, _, cls = spec.hook_path.partition(":")
+    return f"{module.removeprefix('headwater.connectors.')}.{cls}"
 
 
 def get_spec(type_name: str) -> ConnectorSpec:

@@ -1,8 +1,8 @@
-"""Dialect-neutral half of the SQL source hooks: query building, checks, incremental state.
+"""Dialect-neutral half of the SQL source hooks: checks, incremental state, the read loop.
 
-A database's hook mixes `SqlSource` into its provider hook and supplies only its specifics:
-identifier quoting, parameter binding, a read-only connection, streaming, and table lookup.
-No database is named in this module.
+A database's hook mixes `SqlSource` into its provider hook and supplies only its specifics: the
+SQLAlchemy dialect that compiles the statements (`sql_query` builds them), a read-only connection,
+streaming, its catalog query, and error translation. No database is named in this module.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from headwater.records import RowError, render_value
 
 from .arrow_util import BadValue, TypedColumns, rechunk
 from .base import Chunk, SourceReader
-from .models import SqlConnector
+from .models import SqlConnectorBase
 from .positions import KEY, READ, Run, key_location, render, without_rows
 
 # Reasons for `connect_failure`, worded the same for every database.
@@ -259,43 +259,101 @@ def _record_value(value: object) -> object:
 
 
 class SqlSource(SourceReader):
-    """Reads a table or query in chunks; mixed into each database's provider hook."""
+    """Reads a table or query in chunks; mixed into each database's provider hook.
+
+    Statements are SQLAlchemy Core (`sql_query`), compiled by the hook's `sql_dialect()`; the hook
+    connects, streams and translates errors, and names its catalog query.
+    """
 
     source_label = "SQL database"  # the database's name, set by each dialect hook
-    config: SqlConnector
+    config: SqlConnectorBase
 
     # -- dialect specifics --------------------------------------------------------------------
-    def quote_identifier(self, name: str) -> str:
-        raise NotImplementedError
-
-    def bind(self, value: object) -> tuple[str, list]:
-        """SQL text standing for `value` and the parameters that go with it."""
+    def make_dialect(self):
+        """The SQLAlchemy dialect that compiles this database's statements for its driver."""
         raise NotImplementedError
 
     def reader_connection(self) -> AbstractContextManager:
         """A connection in a read-only transaction; connect failures raise `connect_failure(...)`."""
         raise NotImplementedError
 
-    def stream(self, conn, sql: str, params: list) -> Iterator[Chunk]:
-        """Chunks of any size, all with one schema, using bounded memory."""
+    def stream(self, conn, stmt) -> Iterator[Chunk]:
+        """Chunks of any size, all with one schema, using bounded memory (`stmt`: a Core select)."""
         raise NotImplementedError
 
-    def table_exists(self, conn, table: str) -> bool:
+    def catalog_tables(self, schema: str | None):
+        """A Core select of one column `name`: the tables and views of `schema` (None: the default)."""
         raise NotImplementedError
 
-    def list_tables(self, conn, schema: str | None) -> list[str]:
-        """Table and view names (without schema) in `schema`, or in the default schema."""
+    def database_expression(self):
+        """A Core expression for the name of the database the session is in."""
         raise NotImplementedError
 
-    def database_name(self, conn) -> str:
-        raise NotImplementedError
+    def catalog_schemas(self):
+        """A Core select of one column `name`: the schemas of the database (None: no schemas)."""
+        return None
 
     def location(self) -> str:
         """Where the database is, for messages: `at host:port (connection 'x')`."""
         raise NotImplementedError
 
+    def watermark_value(self, value: object) -> object:
+        """The watermark as this driver binds it (a hook may convert it, e.g. to the session's zone)."""
+        return value
+
     def connection_note(self) -> str:
         return f" (connection '{self.config.conn_id}')" if self.config.conn_id else ""
+
+    def is_missing_grant(self, exc: Exception) -> bool:
+        """Whether a failed statement failed for want of a privilege (SQLSTATE 42501 by default)."""
+        return "42501" in (str(getattr(exc, "sqlstate", "") or ""), str(getattr(exc, "pgcode", "") or ""))
+
+    def login_name(self) -> str:
+        return getattr(getattr(self, "connection", None), "login", None) or ""
+
+    # -- compiling and running statements -----------------------------------------------------------
+    def sql_dialect(self):
+        dialect = getattr(self, "_sql_dialect", None)
+        if dialect is None:
+            dialect = self._sql_dialect = self.make_dialect()
+        return dialect
+
+    def compile(self, stmt) -> tuple[str, list | dict]:
+        from .sql_query import compile_sql
+
+        return compile_sql(stmt, self.sql_dialect())
+
+    def quote_identifier(self, name: str) -> str:
+        return self.sql_dialect().identifier_preparer.quote_identifier(name)
+
+    def fetch_all(self, conn, stmt) -> list[tuple]:
+        """All rows of a small statement (catalog lookups, probes)."""
+        sql, params = self.compile(stmt)
+        cur = conn.cursor()
+        try:
+            cur.execute(sql, params) if params else cur.execute(sql)
+            return [tuple(r) for r in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def table_exists(self, conn, table: str) -> bool:
+        from .sql_query import named, split_table
+
+        schema, name = split_table(table)
+        return bool(self.fetch_all(conn, named(self.catalog_tables(schema), name)))
+
+    def list_tables(self, conn, schema: str | None) -> list[str]:
+        """Table and view names (without schema) in `schema`, or in the default schema."""
+        return sorted(r[0] for r in self.fetch_all(conn, self.catalog_tables(schema)))
+
+    def list_schemas(self, conn) -> list[str]:
+        catalog = self.catalog_schemas()
+        return sorted(r[0] for r in self.fetch_all(conn, catalog)) if catalog is not None else []
+
+    def database_name(self, conn) -> str:
+        import sqlalchemy as sa
+
+        return self.fetch_all(conn, sa.select(self.database_expression()))[0][0] or ""
 
     # -- shared logic -------------------------------------------------------------------------
     def connect_failure(self, reason: str) -> ConnectionCheckError:
@@ -304,32 +362,26 @@ class SqlSource(SourceReader):
             transient=reason in TRANSIENT_REASONS,
         )
 
-    def quote_table(self, table: str) -> str:
-        return ".".join(self.quote_identifier(part) for part in table.split("."))
+    def source_clause(self):
+        from .sql_query import source_clause
 
-    def source_sql(self) -> str:
-        if self.config.table:
-            return self.quote_table(self.config.table)
-        # Newlines so a trailing `-- comment` in the query cannot swallow the closing parenthesis.
-        return f"(\n{self.config.query}\n) AS hw_src"
+        return source_clause(self.config.table, self.config.query)
 
-    def select_sql(self, watermark: object = None) -> tuple[str, list]:
+    def select_statement(self, watermark: object = None):
+        from .sql_query import select_statement
+
         cfg = self.config
-        cols = ", ".join(self.quote_identifier(c) for c in cfg.columns) if cfg.columns else "*"
-        sql = f"SELECT {cols} FROM {self.source_sql()}"
-        params: list = []
-        if cfg.cursor:
-            column = self.quote_identifier(cfg.cursor.column)
-            if watermark is not None:
-                fragment, params = self.bind(watermark)
-                sql += f" WHERE {column} >= {fragment}"
-            sql += f" ORDER BY {column}"
-        return sql, params
+        if watermark is not None:
+            watermark = self.watermark_value(watermark)
+        return select_statement(
+            self.source_clause(), cfg.columns, cfg.cursor.column if cfg.cursor else None, watermark
+        )
 
-    def column_names(self, conn, sql: str) -> list[str]:
+    def column_names(self, conn, stmt) -> list[str]:
+        sql, params = self.compile(stmt)
         cur = conn.cursor()
         try:
-            cur.execute(sql)
+            cur.execute(sql, params) if params else cur.execute(sql)
             names = [d[0] for d in cur.description]
             cur.fetchall()
         finally:
@@ -410,19 +462,33 @@ class SqlSource(SourceReader):
             if similar
             else f"no table with a similar name ({len(candidates)} tables visible)"
         )
+        if schema and not candidates and (schemas := self.list_schemas(conn)) and schema not in schemas:
+            close = difflib.get_close_matches(schema, schemas, n=5, cutoff=0.6)
+            hint = f"schema '{schema}' does not exist" + (
+                f"; schemas with a similar name: {', '.join(close)}" if close else ""
+            )
         return ConnectionCheckError(
             f"table '{table}' not found in database '{database}'{self.connection_note()}; {hint}"
         )
 
     def check(self) -> str:
+        from .sql_query import empty_probe
+
         cfg = self.config
         with self.reader_connection() as conn:
             database = self.database_name(conn)
             if cfg.table and not self.table_exists(conn, cfg.table):
                 raise self._missing_table(conn, database)
             try:
-                names = self.column_names(conn, f"SELECT * FROM {self.source_sql()} WHERE 1 = 0")
+                names = self.column_names(conn, empty_probe(self.source_clause()))
             except Exception as exc:
+                if self.is_missing_grant(exc):
+                    what = f"table {cfg.table}" if cfg.table else "the tables of the query"
+                    raise ConnectionCheckError(
+                        f"{self.source_label} user '{self.login_name()}' may not read {self._what()} in database "
+                        f"'{database}'{self.connection_note()}: {first_line(exc)} — grant it SELECT on {what}"
+                        " (and the use of its schema)"
+                    ) from exc
                 raise SelectionError(
                     f"{self._what()} failed on {self.source_label} database '{database}'"
                     f"{self.connection_note()}: {first_line(exc)}"
@@ -461,11 +527,11 @@ class SqlSource(SourceReader):
             elif cfg.cursor.initial_value is not None:
                 watermark = cfg.cursor.initial_value
             tracker = CursorTracker(cfg.cursor.column, list(cfg.primary_key), previous)
-        sql, params = self.select_sql(watermark)
+        stmt = self.select_statement(watermark)
         keys = self.row_keys()
-        self.log.info("Reading with: %s (parameters %s)", sql, params)
+        self.log.info("Reading with: %s (parameters %s)", *self.compile(stmt))
         with self.reader_connection() as conn:
-            for chunk in rechunk(self.stream(conn, sql, params), cfg.chunk_size):
+            for chunk in rechunk(self.stream(conn, stmt), cfg.chunk_size):
                 if tracker:
                     chunk.table = tracker.filter(chunk.table)
                     chunk.errors = tracker.filter_rejected(chunk.errors, chunk.table.schema)

@@ -8,7 +8,7 @@ believes a string or comment goes on (or the reverse). Where that depends on the
 read the dialect's way: PostgreSQL dollar quotes, nested block comments, E'' strings and `--`
 comments that a carriage return ends too; MySQL
 `#` comments, `-- ` only before a blank, `/*! … */` comments that MySQL executes, and backticks;
-SQLite `[identifiers]`. Where it depends on a server setting the query is read every possible
+SQLite and SQL Server `[identifiers]`, SQL Server's nested block comments. Where it depends on a server setting the query is read every possible
 way and must pass each: a backslash in a PostgreSQL string escapes the quote only with
 `standard_conforming_strings` off; in MySQL it does unless `NO_BACKSLASH_ESCAPES`, and `"` quotes
 an identifier instead of a string under `ANSI_QUOTES`. An unknown dialect gets every reading.
@@ -88,6 +88,8 @@ READINGS: dict[str, tuple[_Reading, ...]] = {
     "sqlite": (
         _Reading(quotes={"'": ("'", False), '"': ('"', False), "`": ("`", False), "[": ("]", False)}),
     ),
+    # T-SQL: [identifiers], no backslash escapes, block comments nest
+    "mssql": (_Reading(quotes={"'": ("'", False), '"': ('"', False), "[": ("]", False)}, nested_comments=True),),
 }
 READINGS["generic"] = tuple(r for readings in READINGS.values() for r in readings)
 
@@ -186,7 +188,7 @@ def _problem(stripped: str, reading: _Reading) -> str | None:
 def check_read_only_query(query: str, dialect: str = "generic") -> str:
     """Return `query` without a trailing `;`, or raise ValueError saying why it is not read-only.
 
-    `dialect` is `postgres`, `mysql`, `sqlite` or `generic` (every reading of all three).
+    `dialect` is `postgres`, `mysql`, `sqlite`, `mssql` or `generic` (every reading of them all).
     """
     stripped = query.strip().rstrip(";").strip()
     for reading in READINGS[dialect]:

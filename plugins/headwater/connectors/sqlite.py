@@ -80,35 +80,24 @@ class SqliteSourceHook(SqlSource, SqliteHook):
         finally:
             conn.close()
 
-    def quote_identifier(self, name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
+    def make_dialect(self):
+        from sqlalchemy.dialects import sqlite
 
-    def bind(self, value: object) -> tuple[str, list]:
-        return "?", [value]
+        return sqlite.dialect()  # qmark: values bound by sqlite3
 
-    def _master(self, schema: str | None) -> str:
-        return f"{self.quote_identifier(schema)}.sqlite_master" if schema else "sqlite_master"
+    def catalog_tables(self, schema: str | None):
+        import sqlalchemy as sa
 
-    def table_exists(self, conn, table: str) -> bool:
-        schema, _, name = table.rpartition(".")
+        from .sql_query import ident
+
+        master = sa.table("sqlite_master", sa.column("name"), sa.column("type"), schema=ident(schema) if schema else None)
+        return sa.select(master.c.name).where(master.c.type.in_(["table", "view"]), master.c.name.not_like("sqlite_%"))
+
+    def fetch_all(self, conn, stmt) -> list[tuple]:
         try:
-            row = conn.execute(
-                f"SELECT COUNT(*) FROM {self._master(schema or None)} WHERE type IN ('table', 'view') AND name = ?",
-                (name,),
-            ).fetchone()
-        except sqlite3.OperationalError:  # unknown schema
-            return False
-        return row[0] > 0
-
-    def list_tables(self, conn, schema: str | None) -> list[str]:
-        try:
-            rows = conn.execute(
-                f"SELECT name FROM {self._master(schema)} WHERE type IN ('table', 'view') "
-                "AND name NOT LIKE 'sqlite_%'"
-            ).fetchall()
-        except sqlite3.OperationalError:
+            return super().fetch_all(conn, stmt)
+        except sqlite3.OperationalError:  # an unknown schema (attached database)
             return []
-        return sorted(r[0] for r in rows)
 
     def database_name(self, conn) -> str:
         return self._path_text()
@@ -121,9 +110,10 @@ class SqliteSourceHook(SqlSource, SqliteHook):
         rows = conn.execute(f"PRAGMA {prefix}table_info({self.quote_identifier(name)})").fetchall()
         return {row[1]: _affinity_type(row[2] or "") for row in rows}
 
-    def stream(self, conn, sql: str, params: list) -> Iterator[Chunk]:
+    def stream(self, conn, stmt) -> Iterator[Chunk]:
         from .arrow_util import TypedColumns
 
+        sql, params = self.compile(stmt)
         typed = TypedColumns(self._declared_types(conn))
         cur = conn.execute(sql, params)
         names = [d[0] for d in cur.description]

@@ -1,40 +1,25 @@
 """Stage operators: connect → select → map → validate → load → monitor.
 
 Each works in an ordinary hand-written DAG too; the source-file DAG builder is just one user.
+There is one select operator per connector type (`PostgresSelectOperator`, ...), made from the
+connector registry; import them from here or from `headwater.operators.select`.
 """
 
 from headwater.operators.connect import ConnectOperator
 from headwater.operators.load import LoadOperator
 from headwater.operators.map import MapOperator
 from headwater.operators.monitor import MonitorOperator
-from headwater.operators.select import (
-    AzureBlobSelectOperator,
-    BigQuerySelectOperator,
-    GcsSelectOperator,
-    LocalFilesSelectOperator,
-    MySqlSelectOperator,
-    PostgresSelectOperator,
-    S3SelectOperator,
-    SelectOperator,
-    SftpSelectOperator,
-    SqliteSelectOperator,
-)
+from headwater.operators.select import TYPED_OPERATORS, SelectOperator
 from headwater.operators.validate import ValidateOperator
 
-__all__ = [
-    "AzureBlobSelectOperator",
-    "BigQuerySelectOperator",
+globals().update({cls.__name__: cls for cls in TYPED_OPERATORS.values()})
+
+__all__ = [  # noqa: PLE0604  (the typed select operators are named by the registry)
     "ConnectOperator",
-    "GcsSelectOperator",
     "LoadOperator",
-    "LocalFilesSelectOperator",
     "MapOperator",
     "MonitorOperator",
-    "MySqlSelectOperator",
-    "PostgresSelectOperator",
-    "S3SelectOperator",
     "SelectOperator",
-    "SftpSelectOperator",
-    "SqliteSelectOperator",
     "ValidateOperator",
+    *(cls.__name__ for cls in TYPED_OPERATORS.values()),
 ]

@@ -10,7 +10,7 @@ from headwater.operators.base import StageOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from headwater.connectors.models import Connector
+    from headwater.connectors.registry import Connector
 
 
 class ConnectOperator(StageOperator):

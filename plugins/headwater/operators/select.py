@@ -14,12 +14,13 @@ import functools
 import inspect
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from headwater.connectors.registry import REGISTRY
 from headwater.operators.base import StageOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from headwater.connectors.models import Connector
+    from headwater.connectors.registry import Connector
 
 # Rejected rows are flushed to a quarantine part once this many have piled up (bounded memory).
 ERROR_FLUSH = 10_000
@@ -45,7 +46,7 @@ class SelectOperator(StageOperator):
                 raise ValueError("SelectOperator needs `connector`; or use a type-specific select operator")
             from pydantic import TypeAdapter
 
-            from headwater.connectors.models import Connector as ConnectorUnion
+            from headwater.connectors.registry import Connector as ConnectorUnion
 
             connector = TypeAdapter(ConnectorUnion).validate_python({"type": self.connector_type, **fields})
         elif fields:
@@ -189,63 +190,28 @@ def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
     return ops, {k: v for k, v in kwargs.items() if k not in ops}
 
 
-class LocalFilesSelectOperator(SelectOperator):
-    """Select from files on local disk (`connector.type: local_files`)."""
-
-    connector_type = "local_files"
-
-
-class S3SelectOperator(SelectOperator):
-    """Select from objects in Amazon S3 (`connector.type: s3`)."""
-
-    connector_type = "s3"
-
-
-class GcsSelectOperator(SelectOperator):
-    """Select from objects in Google Cloud Storage (`connector.type: gcs`)."""
-
-    connector_type = "gcs"
+def _typed_operator(connector_type: str, name: str, label: str) -> type[SelectOperator]:
+    """The select operator of one connector type, whose fields it also takes as keywords."""
+    return type(
+        name,
+        (SelectOperator,),
+        {
+            "__doc__": f"Select from {label} (`connector.type: {connector_type}`).",
+            "__module__": __name__,
+            "__qualname__": name,
+            "connector_type": connector_type,
+        },
+    )
 
 
-class AzureBlobSelectOperator(SelectOperator):
-    """Select from blobs in Azure Blob Storage (`connector.type: azure_blob`)."""
-
-    connector_type = "azure_blob"
-
-
-class SftpSelectOperator(SelectOperator):
-    """Select from files on an SFTP server (`connector.type: sftp`)."""
-
-    connector_type = "sftp"
-
-
-class SqliteSelectOperator(SelectOperator):
-    """Select from a SQLite database (`connector.type: sqlite`)."""
-
-    connector_type = "sqlite"
-
-
-class PostgresSelectOperator(SelectOperator):
-    """Select from PostgreSQL (`connector.type: postgres`)."""
-
-    connector_type = "postgres"
-
-
-class MySqlSelectOperator(SelectOperator):
-    """Select from MySQL or MariaDB (`connector.type: mysql`)."""
-
-    connector_type = "mysql"
-
-
-class BigQuerySelectOperator(SelectOperator):
-    """Select from Google BigQuery (`connector.type: bigquery`)."""
-
-    connector_type = "bigquery"
+# One operator class per registered connector type (PostgresSelectOperator, ...), derived from the
+# registry so that a new type gets its operator without being listed here.
+TYPED_OPERATORS: dict[str, type[SelectOperator]] = {
+    type_name: _typed_operator(type_name, spec.operator, spec.label) for type_name, spec in REGISTRY.items()
+}
+globals().update({cls.__name__: cls for cls in TYPED_OPERATORS.values()})
 
 
 def select_operator_for(connector_type: str) -> type[SelectOperator]:
     """The select operator class of a connector type (each type has its own)."""
-    for cls in SelectOperator.__subclasses__():
-        if cls.connector_type == connector_type:
-            return cls
-    return SelectOperator
+    return TYPED_OPERATORS.get(connector_type, SelectOperator)
