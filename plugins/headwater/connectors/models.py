@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from headwater import settings
 from headwater.config.base import FieldProblem, StrictModel
 
-from .http.models import DynamicsConnector, HttpApiConnector, MarketingCloudConnector
+from .http.models import DynamicsConnector, HttpApiConnector, MarketingCloudConnector  # noqa: F401  (re-exported: every type's model is importable from here)
 from .sql_text import check_read_only_query
 
 FileFormat = Literal["csv", "jsonl", "json", "parquet"]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import BaseHook
 
+from headwater.connectors.base import SourceReader
 from headwater.errors import SelectionError
 
 from .auth import Authenticator, Credentials, make_authenticator
@@ -51,7 +52,7 @@ class RequestPlan:
     transform: Callable[[dict], dict] | None = None
 
 
-class HttpApiSourceHook(BaseHook):
+class HttpApiSourceHook(SourceReader, BaseHook):
     """
     Read records from a JSON HTTP API in chunks, optionally incrementally.
 
