@@ -17,6 +17,7 @@ from headwater import settings
 from headwater.config.base import FieldProblem, StrictModel
 
 from .http.models import DynamicsConnector, HttpApiConnector, MarketingCloudConnector
+from .salesforce_models import SalesforceConnector
 from .sql_text import check_read_only_query
 
 FileFormat = Literal["csv", "jsonl", "json", "parquet"]
@@ -250,7 +251,7 @@ class SftpConnector(_FileOptions):
 
 SqlConnector = SqliteConnector | PostgresConnector | MySqlConnector
 FileConnector = LocalFilesConnector | S3Connector | GcsConnector | AzureBlobConnector | SftpConnector
-HttpConnector = HttpApiConnector | DynamicsConnector | MarketingCloudConnector
+HttpConnector = HttpApiConnector | DynamicsConnector | MarketingCloudConnector | SalesforceConnector
 
 Connector = Annotated[
     LocalFilesConnector
@@ -263,6 +264,7 @@ Connector = Annotated[
     | MySqlConnector
     | HttpApiConnector
     | DynamicsConnector
-    | MarketingCloudConnector,
+    | MarketingCloudConnector
+    | SalesforceConnector,
     Field(discriminator="type"),
 ]

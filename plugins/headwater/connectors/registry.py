@@ -24,6 +24,7 @@ from .models import (
     MySqlConnector,
     PostgresConnector,
     S3Connector,
+    SalesforceConnector,
     SftpConnector,
     SqliteConnector,
 )
@@ -66,6 +67,9 @@ REGISTRY: dict[str, ConnectorSpec] = {
         MarketingCloudConnector,
         "headwater.connectors.marketing_cloud:MarketingCloudSourceHook",
         "Salesforce Marketing Cloud",
+    ),
+    "salesforce": ConnectorSpec(
+        SalesforceConnector, "headwater.connectors.salesforce:SalesforceSourceHook", "Salesforce"
     ),
 }
 
