@@ -15,7 +15,9 @@ server has a self-signed certificate for IP 127.0.0.1 made here.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
+import json
 import datetime as dt
 import io
 import itertools
@@ -34,6 +36,8 @@ FIELDS = {
     "FirstName": "string",
     "LastName": "string",
     "Email": "email",
+    "Phone": "phone",
+    "MailingCountry": "string",
     "NumberOfPurchases__c": "double",
     "IsDeleted": "boolean",
     "SystemModstamp": "datetime",
@@ -106,6 +110,8 @@ def contact(i: int, stamp: str, *, deleted: bool = False, purchases: float | Non
         "FirstName": f"First{i}",
         "LastName": f"Last{i}",
         "Email": f"c{i}@example.com",
+        "Phone": None,
+        "MailingCountry": "DE",
         "NumberOfPurchases__c": purchases,
         "IsDeleted": deleted,
         "SystemModstamp": stamp,
@@ -258,3 +264,28 @@ class SalesforceApi:
         return self._limits(Reply(200, raw=out.getvalue().encode(),
                                   headers={"Content-Type": "text/csv", "Sforce-Locator": locator,
                                            "Sforce-NumberOfRecords": str(len(page))}))
+
+
+@contextlib.contextmanager
+def salesforce_org(tmp_path: Path, monkeypatch, conn_id: str):
+    """A stand-in org with no records yet and the Airflow connection `conn_id` to it."""
+    cert, key = self_signed(tmp_path)
+    # the provider's login (requests) and the data client both trust the CA bundle named here
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    with HttpsStandIn(cert, key) as server:
+        host = server.url.removeprefix("https://")
+        monkeypatch.setenv(
+            f"AIRFLOW_CONN_{conn_id.upper()}",
+            json.dumps({
+                "conn_type": "salesforce",
+                "extra": {
+                    "consumer_key": CLIENT_ID,
+                    "consumer_secret": CLIENT_SECRET,
+                    # simple-salesforce posts to https://<domain>.salesforce.com/services/oauth2/token
+                    # (a My Domain such as `acme.my`); here that is a path on the stand-in
+                    "domain": f"{host}/mydomain",
+                    "version": VERSION,
+                },
+            }),
+        )
+        yield SalesforceApi(server, [])
