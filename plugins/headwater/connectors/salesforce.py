@@ -31,6 +31,7 @@ import httpx
 
 from headwater.errors import SelectionError
 
+from .base import SourceReader
 from .http.auth import Authenticator
 from .http.client import HttpClient
 from .http.errors import HttpApiError
@@ -40,7 +41,7 @@ from .http.records import ChunkBuilder
 from .http.source import HttpApiSourceHook, RequestPlan
 
 if TYPE_CHECKING:
-    from .base import Chunk
+    from .base import Chunk  # noqa: F401
     from .salesforce_models import SalesforceConnector
 
 _NUMBERS = {"int": int, "double": float, "currency": float, "percent": float, "long": int}
@@ -113,7 +114,7 @@ def soql_literal_columns(cfg: SalesforceConnector) -> list[str]:
     return list(dict.fromkeys([*cfg.fields, *extra]))
 
 
-class SalesforceSourceHook(HttpApiSourceHook):
+class SalesforceSourceHook(HttpApiSourceHook, SourceReader):
     """
     Read one Salesforce object in chunks, optionally incrementally and with its deleted records.
 

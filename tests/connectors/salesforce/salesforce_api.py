@@ -17,10 +17,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import csv
-import json
 import datetime as dt
 import io
 import itertools
+import json
 import re
 import ssl
 from pathlib import Path
@@ -172,7 +172,7 @@ class SalesforceApi:
             return refused
         name = request.path.split("/")[-2]
         if name != "Contact":
-            return Reply(404, [{"message": f"The requested resource does not exist", "errorCode": "NOT_FOUND"}])
+            return Reply(404, [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}])
         return self._limits(Reply(200, {"name": "Contact", "fields": [{"name": n, "type": t} for n, t in FIELDS.items()]}))
 
     def _select(self, soql: str, include_deleted: bool) -> tuple[list[str] | None, list[dict]]:
