@@ -250,7 +250,9 @@ class SalesforceSourceHook(HttpApiSourceHook, SourceReader):
         finally:
             self.api_calls = client.calls + self._logins() - logins
             if client.limit_info:  # type: ignore[attr-defined]
-                self.notes.append(f"Salesforce API usage after this read: {client.limit_info} (Sforce-Limit-Info)")  # type: ignore[attr-defined]
+                self.notes.append(
+                    f"Salesforce API usage after this read: {client.limit_info} (Sforce-Limit-Info)"
+                )  # type: ignore[attr-defined]
             client.close()
         if cursor is not None:
             self._next_state = cursor.state()
@@ -261,9 +263,13 @@ class SalesforceSourceHook(HttpApiSourceHook, SourceReader):
         if cfg.bulk != "auto":
             return "bulk" if cfg.bulk == "always" else "rest"
         since = cursor.request_value() if cursor else None
-        body = client.request("GET", "queryAll" if cfg.include_deleted else "query", params={"q": self.soql(since, count=True)}).json()
+        body = client.request(
+            "GET", "queryAll" if cfg.include_deleted else "query", params={"q": self.soql(since, count=True)}
+        ).json()
         total = int(body.get("totalSize", 0))
-        self.notes.append(f"{total} record(s) matched; {'Bulk API 2.0' if total > cfg.bulk_threshold else 'REST query'}")
+        self.notes.append(
+            f"{total} record(s) matched; {'Bulk API 2.0' if total > cfg.bulk_threshold else 'REST query'}"
+        )
         return "bulk" if total > cfg.bulk_threshold else "rest"
 
     def _rest(self, client: HttpClient, soql: str) -> Iterator[dict]:

@@ -27,7 +27,9 @@ class SalesforceConnector(_HttpCommon):
     fields: list[str] = Field(
         min_length=1, description="Field API names to read (checked against the object's describe)."
     )
-    primary_key: list[str] = Field(default_factory=lambda: ["Id"], description="Fields that identify a record.")
+    primary_key: list[str] = Field(
+        default_factory=lambda: ["Id"], description="Fields that identify a record."
+    )
     where: str | None = Field(
         None, min_length=1, description="SOQL condition (without `WHERE`), e.g. `Email != null`."
     )
@@ -43,9 +45,12 @@ class SalesforceConnector(_HttpCommon):
         "map `IsDeleted` and name it in `mapping.deleted` to remove them from profiles.",
     )
     bulk: Literal["never", "auto", "always"] = Field(
-        "auto", description="Bulk API 2.0 query job: never, always, or when the count exceeds `bulk_threshold`."
+        "auto",
+        description="Bulk API 2.0 query job: never, always, or when the count exceeds `bulk_threshold`.",
     )
-    bulk_threshold: int = Field(50_000, gt=0, description="Records above which `bulk: auto` uses a Bulk 2.0 job.")
+    bulk_threshold: int = Field(
+        50_000, gt=0, description="Records above which `bulk: auto` uses a Bulk 2.0 job."
+    )
     bulk_page_records: int = Field(50_000, gt=0, description="`maxRecords` per Bulk 2.0 result page.")
     bulk_poll_seconds: float = Field(5, gt=0, description="Wait between job status checks.")
     bulk_timeout_seconds: float = Field(3600, gt=0, description="Longest wait for a Bulk 2.0 job.")
@@ -65,5 +70,7 @@ class SalesforceConnector(_HttpCommon):
         if self.where and re.match(r"^\s*where\b", self.where, re.I):
             raise FieldProblem("where", "write the condition only, without the `WHERE` keyword")
         if self.where and re.search(r"\b(order\s+by|limit|offset)\b", self.where, re.I):
-            raise FieldProblem("where", "ORDER BY / LIMIT / OFFSET are not allowed here: Headwater orders and pages")
+            raise FieldProblem(
+                "where", "ORDER BY / LIMIT / OFFSET are not allowed here: Headwater orders and pages"
+            )
         return self

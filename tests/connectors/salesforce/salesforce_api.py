@@ -65,14 +65,18 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "sf.crt", directory / "sf.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     return cert_path, key_path
 
@@ -142,12 +146,23 @@ class SalesforceApi:
     # -- auth and the common checks ----------------------------------------------------------------
     def token(self, request: Request) -> Reply:
         basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-        if request.headers.get("authorization") != f"Basic {basic}" or request.form().get("grant_type") != "client_credentials":
+        if (
+            request.headers.get("authorization") != f"Basic {basic}"
+            or request.form().get("grant_type") != "client_credentials"
+        ):
             return Reply(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
         token = f"00D-session-{next(self.token_counter)}"
         self.tokens.add(token)
-        return Reply(200, {"access_token": token, "instance_url": self.api.url, "token_type": "Bearer",
-                           "issued_at": "1764700000000", "signature": "x"})
+        return Reply(
+            200,
+            {
+                "access_token": token,
+                "instance_url": self.api.url,
+                "token_type": "Bearer",
+                "issued_at": "1764700000000",
+                "signature": "x",
+            },
+        )
 
     def _gate(self, request: Request) -> Reply | None:
         self.calls += 1
@@ -158,8 +173,11 @@ class SalesforceApi:
         if auth.removeprefix("Bearer ") not in self.tokens:
             return Reply(401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
         if self.calls in self.throttle:
-            return Reply(429, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
-                         {"Retry-After": "0"})
+            return Reply(
+                429,
+                [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
+                {"Retry-After": "0"},
+            )
         return None
 
     def _limits(self, reply: Reply) -> Reply:
@@ -172,8 +190,12 @@ class SalesforceApi:
             return refused
         name = request.path.split("/")[-2]
         if name != "Contact":
-            return Reply(404, [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}])
-        return self._limits(Reply(200, {"name": "Contact", "fields": [{"name": n, "type": t} for n, t in FIELDS.items()]}))
+            return Reply(
+                404, [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]
+            )
+        return self._limits(
+            Reply(200, {"name": "Contact", "fields": [{"name": n, "type": t} for n, t in FIELDS.items()]})
+        )
 
     def _select(self, soql: str, include_deleted: bool) -> tuple[list[str] | None, list[dict]]:
         self.soql.append(soql)
@@ -239,8 +261,18 @@ class SalesforceApi:
         names, rows = self._select(spec["query"], spec["operation"] == "queryAll")
         job_id = f"750JOB{len(self.jobs) + 1:012d}"
         self.jobs[job_id] = {"names": names, "rows": rows, "polls": 0}
-        return self._limits(Reply(200, {"id": job_id, "operation": spec["operation"], "object": "Contact",
-                                        "state": "UploadComplete", "contentType": "CSV"}))
+        return self._limits(
+            Reply(
+                200,
+                {
+                    "id": job_id,
+                    "operation": spec["operation"],
+                    "object": "Contact",
+                    "state": "UploadComplete",
+                    "contentType": "CSV",
+                },
+            )
+        )
 
     def job(self, request: Request) -> Reply:
         if (refused := self._gate(request)) is not None:
@@ -250,20 +282,34 @@ class SalesforceApi:
         if parts[-1] != "results":
             job["polls"] += 1
             state = "InProgress" if job["polls"] < 2 else "JobComplete"
-            return self._limits(Reply(200, {"id": parts[-1], "state": state, "numberRecordsProcessed": len(job["rows"])}))
+            return self._limits(
+                Reply(200, {"id": parts[-1], "state": state, "numberRecordsProcessed": len(job["rows"])})
+            )
         start = int(request.query.get("locator") or 0)
         size = int(request.query["maxRecords"])
-        page = job["rows"][start:start + size]
+        page = job["rows"][start : start + size]
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(job["names"])
         for row in page:
-            writer.writerow(["" if row[n] is None else str(row[n]).lower() if isinstance(row[n], bool) else row[n]
-                             for n in job["names"]])
+            writer.writerow(
+                [
+                    "" if row[n] is None else str(row[n]).lower() if isinstance(row[n], bool) else row[n]
+                    for n in job["names"]
+                ]
+            )
         locator = str(start + size) if start + size < len(job["rows"]) else "null"
-        return self._limits(Reply(200, raw=out.getvalue().encode(),
-                                  headers={"Content-Type": "text/csv", "Sforce-Locator": locator,
-                                           "Sforce-NumberOfRecords": str(len(page))}))
+        return self._limits(
+            Reply(
+                200,
+                raw=out.getvalue().encode(),
+                headers={
+                    "Content-Type": "text/csv",
+                    "Sforce-Locator": locator,
+                    "Sforce-NumberOfRecords": str(len(page)),
+                },
+            )
+        )
 
 
 @contextlib.contextmanager
@@ -276,16 +322,18 @@ def salesforce_org(tmp_path: Path, monkeypatch, conn_id: str):
         host = server.url.removeprefix("https://")
         monkeypatch.setenv(
             f"AIRFLOW_CONN_{conn_id.upper()}",
-            json.dumps({
-                "conn_type": "salesforce",
-                "extra": {
-                    "consumer_key": CLIENT_ID,
-                    "consumer_secret": CLIENT_SECRET,
-                    # simple-salesforce posts to https://<domain>.salesforce.com/services/oauth2/token
-                    # (a My Domain such as `acme.my`); here that is a path on the stand-in
-                    "domain": f"{host}/mydomain",
-                    "version": VERSION,
-                },
-            }),
+            json.dumps(
+                {
+                    "conn_type": "salesforce",
+                    "extra": {
+                        "consumer_key": CLIENT_ID,
+                        "consumer_secret": CLIENT_SECRET,
+                        # simple-salesforce posts to https://<domain>.salesforce.com/services/oauth2/token
+                        # (a My Domain such as `acme.my`); here that is a path on the stand-in
+                        "domain": f"{host}/mydomain",
+                        "version": VERSION,
+                    },
+                }
+            ),
         )
         yield SalesforceApi(server, [])

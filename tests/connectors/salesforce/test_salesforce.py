@@ -85,7 +85,10 @@ def test_deleted_record_comes_through_query_all_flagged(salesforce):
     cfg = connector(conn, include_deleted=True)
     hook = make_hook(cfg)
     rows, _ = read_all(hook)
-    assert {r["Id"]: r["IsDeleted"] for r in rows} == {"003000000000000001": False, "003000000000000002": False}
+    assert {r["Id"]: r["IsDeleted"] for r in rows} == {
+        "003000000000000001": False,
+        "003000000000000002": False,
+    }
     api.records[0] = contact(1, stamp(5), deleted=True)
     hook2 = make_hook(cfg)
     rows2, _ = read_all(hook2, hook.next_state())
@@ -130,8 +133,14 @@ def test_bulk_job_lifecycle(salesforce):
     api, conn = salesforce
     api.records.extend(contact(i, stamp(i % 50), purchases=None if i == 7 else float(i)) for i in range(120))
     api.records.append(contact(500, stamp(55), deleted=True))
-    cfg = connector(conn, bulk="auto", bulk_threshold=100, bulk_page_records=50, bulk_poll_seconds=0.01,
-                    include_deleted=True)
+    cfg = connector(
+        conn,
+        bulk="auto",
+        bulk_threshold=100,
+        bulk_page_records=50,
+        bulk_poll_seconds=0.01,
+        include_deleted=True,
+    )
     hook = make_hook(cfg)
     rows, _ = read_all(hook)
     assert hook.mode == "bulk"
