@@ -30,6 +30,10 @@ def test_salesforce_example_loads_then_picks_up_only_changes(workspace, tmp_path
     assert two["watermark_after"] == "SystemModstamp = 2026-11-02T09:00:00.000+0000 (1 record at that value)"
     lake = {r["crm_id"]: r for r in read_table("salesforce_contacts").to_pylist()}
     assert len(lake) == 30 and lake["003000000000000005"]["email"] == "new5@example.com"
-    [record] = [r for r in runs.runs_for(workspace.engine(), "example_salesforce_contacts") if r.run_id == "manual__2"]
+    [record] = [
+        r for r in runs.runs_for(workspace.engine(), "example_salesforce_contacts") if r.run_id == "manual__2"
+    ]
     assert record.api_calls == two["api_calls"] == 2 + 4
-    assert "api-usage=" in (record.error_summary or "") and "/15000 (Sforce-Limit-Info)" in record.error_summary
+    assert (
+        "api-usage=" in (record.error_summary or "") and "/15000 (Sforce-Limit-Info)" in record.error_summary
+    )
