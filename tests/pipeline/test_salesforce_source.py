@@ -37,3 +37,41 @@ def test_salesforce_example_loads_then_picks_up_only_changes(workspace, tmp_path
     assert (
         "api-usage=" in (record.error_summary or "") and "/15000 (Sforce-Limit-Info)" in record.error_summary
     )
+
+
+def test_deleted_salesforce_contact_leaves_its_profile(workspace, tmp_path, monkeypatch) -> None:
+    """`include_deleted` (queryAll) + `IsDeleted` mapped to a boolean named in `mapping.deleted`: the
+    profile store removes the deleted contact's fragment (its profile, having no other, goes)."""
+    from headwater.store import profiles
+
+    schema = workspace.include / "schemas" / "customer_profile.yaml"
+    schema.write_text(
+        schema.read_text().replace(
+            "  - name: updated_at\n",
+            "  - name: deleted\n    type: boolean\n  - name: updated_at\n",
+            1,
+        )
+    )
+    source = workspace.sources / "example_salesforce_contacts.yaml"
+    text = source.read_text().replace("  # include_deleted: true", "  include_deleted: true  #")
+    text = text.replace(
+        "    - {to: updated_at, from: SystemModstamp}\n",
+        "    - {to: updated_at, from: SystemModstamp}\n    - {to: deleted, from: IsDeleted}\n",
+    )
+    source.write_text(
+        text.replace("  updated_at: updated_at\n", "  updated_at: updated_at\n  deleted: deleted\n")
+    )
+    with salesforce_org(tmp_path, monkeypatch, "salesforce_crm") as api:
+        api.records.extend(contact(i, f"2026-11-01T10:{i:02d}:00.000+0000") for i in range(1, 4))
+        dag = workspace.dag("example_salesforce_contacts")
+        first = run_pipeline(dag, "manual__1")
+        assert first.failures == {}, first.failures
+        engine = workspace.engine()
+        assert profiles.count_profiles(engine) == 3
+        api.records[1] = contact(2, "2026-11-02T09:00:00.000+0000", deleted=True)
+        second = run_pipeline(dag, "manual__2")
+        assert second.failures == {}, second.failures
+        assert any(r.path.endswith("/queryAll") for r in api.api.log)
+    assert second.manifest("monitor")["rows_loaded"] == 1
+    assert profiles.lookup_profile(engine, "email", "c2@example.com") is None
+    assert profiles.count_profiles(engine) == 2
