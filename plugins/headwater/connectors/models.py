@@ -18,6 +18,7 @@ from headwater import settings
 from headwater.config.base import FieldProblem, StrictModel
 
 from .http.models import DynamicsConnector, HttpApiConnector, MarketingCloudConnector  # noqa: F401  (re-exported: every type's model is importable from here)
+from .salesforce_models import SalesforceConnector  # noqa: F401  (re-exported)
 from .sql_text import check_read_only_query
 
 FileFormat = Literal["csv", "jsonl", "json", "parquet"]

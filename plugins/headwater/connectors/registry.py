@@ -32,6 +32,7 @@ from .models import (
     PostgresConnector,
     RedshiftConnector,
     S3Connector,
+    SalesforceConnector,
     SftpConnector,
     SqliteConnector,
 )
@@ -153,6 +154,13 @@ REGISTRY: dict[str, ConnectorSpec] = {
         "Salesforce Marketing Cloud",
         "MarketingCloudSelectOperator",
         "rows of a Salesforce Marketing Cloud data extension (REST)",
+    ),
+    "salesforce": ConnectorSpec(
+        SalesforceConnector,
+        "headwater.connectors.salesforce:SalesforceSourceHook",
+        "Salesforce",
+        "SalesforceSelectOperator",
+        "Salesforce objects (REST query / queryAll, Bulk API 2.0 for large extracts)",
     ),
 }
 
