@@ -20,7 +20,7 @@ from sqlalchemy import (
     select,
 )
 
-from headwater.redact import redact
+from headwater.redact import redact, redact_values
 from headwater.store import db
 from headwater.store.values import from_json, to_json, utc
 
@@ -49,6 +49,8 @@ run_table = Table(
     Column("duration_s", Float),
     Column("errors_by_code", Text, nullable=False, default="{}"),  # JSON {code: count}
     Column("error_summary", Text),
+    # JSON: what the run page shows beyond the counts (notes, files/calls, GX result location, state)
+    Column("details", Text),
     Index("ix_hw_runs_source_started", "source", "started_at"),
 )
 
@@ -73,6 +75,7 @@ class RunRecord:
     duration_s: float | None = None  # derived from started_at/ended_at when not given
     errors_by_code: dict[str, int] = field(default_factory=dict)
     error_summary: str | None = None
+    details: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -92,6 +95,7 @@ def record_run(engine: Engine, rec: RunRecord) -> None:
     # error texts come from drivers and may echo a credential (a DSN, a URI): never stored
     values["error_summary"] = redact(rec.error_summary)
     values["errors_by_code"] = to_json(rec.errors_by_code or {})
+    values["details"] = to_json(redact_values(rec.details or {}))
     stmt = db.insert(engine, run_table).values(values)
     stmt = stmt.on_conflict_do_update(
         index_elements=[run_table.c.source, run_table.c.run_id],
@@ -104,11 +108,14 @@ def record_run(engine: Engine, rec: RunRecord) -> None:
 def _record(row) -> RunRecord:
     values = {c: getattr(row, c) for c in _COLUMNS}
     values["errors_by_code"] = from_json(values["errors_by_code"]) or {}
+    values["details"] = from_json(values["details"]) or {}
     return RunRecord(**values)
 
 
-def latest_runs(engine: Engine) -> list[RunRecord]:
-    """The most recently started run of every source, ordered by source."""
+FAILED_STATUSES = ("failed", "threshold_exceeded")
+
+
+def _latest_per_source(engine: Engine, *conditions) -> list[RunRecord]:
     rank = (
         func.row_number()
         .over(
@@ -117,22 +124,49 @@ def latest_runs(engine: Engine) -> list[RunRecord]:
         )
         .label("rank")
     )
-    ranked = select(run_table, rank).subquery()
+    ranked = select(run_table, rank).where(*conditions).subquery()
     stmt = select(*(ranked.c[c] for c in _COLUMNS)).where(ranked.c.rank == 1).order_by(ranked.c.source)
     with engine.connect() as conn:
         return [_record(row) for row in conn.execute(stmt)]
 
 
-def runs_for(engine: Engine, source: str, limit: int = 20) -> list[RunRecord]:
+def latest_runs(engine: Engine) -> list[RunRecord]:
+    """The most recently started run of every source, ordered by source."""
+    return _latest_per_source(engine)
+
+
+def last_successes(engine: Engine) -> dict[str, RunRecord]:
+    """Every source's most recent successful load (status success), by source.
+
+    Kept beside the latest run because a later run that found nothing new (no_data) or failed
+    must not hide what was last loaded and when.
+    """
+    return {r.source: r for r in _latest_per_source(engine, run_table.c.status == "success")}
+
+
+def last_success(engine: Engine, source: str) -> RunRecord | None:
+    found = runs_for(engine, source, limit=1, status="success")
+    return found[0] if found else None
+
+
+def runs_for(engine: Engine, source: str, limit: int = 20, status: str | None = None) -> list[RunRecord]:
     """The source's runs, most recent first."""
-    stmt = (
-        select(run_table)
-        .where(run_table.c.source == source)
-        .order_by(run_table.c.started_at.desc().nulls_last(), run_table.c.run_id.desc())
-        .limit(limit)
-    )
+    stmt = select(run_table).where(run_table.c.source == source)
+    if status:
+        stmt = stmt.where(run_table.c.status == status)
+    stmt = stmt.order_by(run_table.c.started_at.desc().nulls_last(), run_table.c.run_id.desc()).limit(limit)
     with engine.connect() as conn:
         return [_record(row) for row in conn.execute(stmt)]
+
+
+def failure_streak(records: list[RunRecord]) -> int:
+    """Failed runs in a row at the head of `records` (most recent first)."""
+    streak = 0
+    for rec in records:
+        if rec.status not in FAILED_STATUSES:
+            break
+        streak += 1
+    return streak
 
 
 STATUS_STYLES = {
