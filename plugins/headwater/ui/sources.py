@@ -265,7 +265,7 @@ def source_detail(dag_id: str, *, gx_run: str | None = None, history: int = HIST
         gx=gx,
         gx_run=gx_run,
         asset_id=asset_id(f"headwater_lake_{row.lake_table}") if source else None,
-        mapping=[f.model_dump(mode="json", exclude_none=True, exclude_defaults=True) for f in source.config.mapping.fields] if source else [],
+        mapping=[f.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True) for f in source.config.mapping.fields] if source else [],
         expectations=_expectations(source.config) if source else [],
     )
 
