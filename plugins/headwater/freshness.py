@@ -9,6 +9,7 @@ gap between two of its fire times). Within half the limit a source is `fresh`, u
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -35,11 +36,17 @@ def schedule_interval(schedule) -> timedelta | None:
         return schedule.interval
     if not schedule.cron or schedule.cron == "@once":
         return None
+    return _cron_cadence(schedule.cron)
+
+
+@functools.lru_cache(maxsize=256)
+def _cron_cadence(expression: str) -> timedelta:
+    # cached: a deployment has a few distinct expressions over many sources
     from croniter import croniter
 
     # two consecutive gaps from a fixed instant: the smaller is the schedule's cadence ("0 2 * * 1-5"
     # has a 1-day gap on weekdays even though the weekend gap is 3 days)
-    it = croniter(schedule.cron, datetime(2026, 1, 5, tzinfo=UTC))
+    it = croniter(expression, datetime(2026, 1, 5, tzinfo=UTC))
     a, b, c = (it.get_next(datetime) for _ in range(3))
     return min(b - a, c - b)
 

@@ -59,17 +59,49 @@ class SourceRow:
         return self.error_summary if self.error_summary and self.status not in (*FAILED, "running") else None
 
 
+_LOADED: dict[str, Any] = {}
+
+
+def loaded_sources():
+    """`load_sources()`, reused while no file it reads has changed.
+
+    The api-server answers every page view; validating 1,000 source files took ~2-3 s here. The key
+    is the name, size and modification time of every file under the include folder (sources,
+    target schemas, suites), so any change is seen on the next view, as the dag-processor sees it.
+    """
+    from headwater import settings
+    from headwater.config.loader import load_sources
+
+    key = repr(sorted(_fingerprint(settings.sources_dir()) + _fingerprint(settings.include_dir())))
+    if _LOADED.get("key") != key:
+        _LOADED.update(key=key, value=load_sources())
+    return _LOADED["value"]
+
+
+def _fingerprint(folder) -> list[tuple]:
+    import os
+
+    found = []
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                st = os.stat(os.path.join(root, name))
+            except OSError:
+                continue
+            found.append((root, name, st.st_size, st.st_mtime_ns))
+    return found
+
+
 def source_rows(now: datetime | None = None, only: str | None = None) -> list[SourceRow]:
     """One row per source file (valid or not), with its latest run and last successful load.
 
     `only`: just that source's row (the per-source page), read with per-source queries.
     """
-    from headwater.config.loader import load_sources
     from headwater.freshness import evaluate, freshness_limit
     from headwater.store import db, runs
 
     now = now or datetime.now(UTC)
-    loaded = load_sources()
+    loaded = loaded_sources()
     engine = db.get_engine()
     if only is None:
         latest = {r.source: r for r in runs.latest_runs(engine)}
@@ -232,7 +264,6 @@ SAMPLES_PER_CODE = 5
 
 def source_detail(dag_id: str, *, gx_run: str | None = None, history: int = HISTORY) -> SourceDetail | None:
     """Everything the per-source page shows, or None when no source file and no run has this id."""
-    from headwater.config.loader import load_sources
     from headwater.store import db, runs, state
 
     engine = db.get_engine()
@@ -242,14 +273,16 @@ def source_detail(dag_id: str, *, gx_run: str | None = None, history: int = HIST
         return None
     if row is None:  # runs of a source whose file is gone
         row = add_run(SourceRow(dag_id, "(no source file)", "?", "?", "?", "?", []), records[0])
-    loaded = load_sources()
+    loaded = loaded_sources()
     source = next((s for s in loaded.sources if s.dag_id == dag_id), None)
     codes: dict[str, int] = {}
     for rec in records:
         for code, count in (rec.errors_by_code or {}).items():
             codes[code] = codes.get(code, 0) + count
     samples, note = quarantine_samples(dag_id, records)
-    gx_run = gx_run or next((r.run_id for r in records if (r.details or {}).get("gx_result")), None)
+    if not gx_run:  # the latest run that validated rows, else the latest with a result at all
+        validated = [r for r in records if (r.details or {}).get("gx_result")]
+        gx_run = next((r.run_id for r in validated if r.rows_mapped), validated[0].run_id if validated else None)
     gx = _gx_result(dag_id, gx_run) if gx_run else None
     current = state.get_state(engine, dag_id)
     state_row = state_run_of(engine, dag_id)
