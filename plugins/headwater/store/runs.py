@@ -52,6 +52,8 @@ run_table = Table(
     # JSON: what the run page shows beyond the counts (notes, files/calls, GX result location, state)
     Column("details", Text),
     Index("ix_hw_runs_source_started", "source", "started_at"),
+    # the last successful load of every source (Sources page): answered from this index alone
+    Index("ix_hw_runs_source_status_started", "source", "status", "started_at"),
 )
 
 
