@@ -164,10 +164,9 @@ def test_filters(signed_in) -> None:
 
 
 def test_source_page_history_chart_errors_gx_mapping_state(signed_in, tmp_path: Path) -> None:
-    from headwater.lake.quarantine import write_quarantine
+    from headwater.lake.quarantine import errors_to_table, write_quarantine
     from headwater.lake.results import save_validation_result
     from headwater.records import RowError
-    from headwater.lake.quarantine import errors_to_table
     from headwater.store import db, runs, state
 
     engine = db.get_engine()

@@ -10,7 +10,15 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal, get_args
 
-from pydantic import BeforeValidator, Discriminator, Field, PlainSerializer, Tag, WithJsonSchema, model_validator
+from pydantic import (
+    BeforeValidator,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
 
 from headwater.config.base import StrictModel
 
