@@ -162,8 +162,12 @@ def late_run(source: str, context: dict | None = None, **_: Any) -> None:
     if found is None:
         log.error("late run of %s: its source file is gone or invalid; no alert targets", source)
         return
+    # the scheduler passes the run as Airflow's REST model dumped to JSON (`dag_run_id`)
     dag_run = (context or {}).get("dag_run") or {}
-    run_id = dag_run.get("run_id") if isinstance(dag_run, dict) else getattr(dag_run, "run_id", None)
+    if isinstance(dag_run, dict):
+        run_id = dag_run.get("dag_run_id") or dag_run.get("run_id")
+    else:
+        run_id = getattr(dag_run, "run_id", None)
     record = RunRecord(source=source, run_id=run_id or "?", status="running", dag_id=source)
     deadline = found.config.monitor.deadline
     detail = f"not finished {int(deadline.total_seconds())}s after it was queued" if deadline else None

@@ -161,7 +161,7 @@ def test_late_run_callback_sends_the_late_event(workspace, slack) -> None:
     assert deadline.interval == timedelta(minutes=30)
     assert deadline.callback.path == "headwater.alerting.late_run"
     assert deadline.callback.kwargs == {"source": "demo_crm_contacts"}
-    late_run(**deadline.callback.kwargs, context={"dag_run": {"run_id": "scheduled__2026"}})
+    late_run(**deadline.callback.kwargs, context={"dag_run": {"dag_run_id": "scheduled__2026", "dag_id": "demo_crm_contacts"}})
     [message] = slack
     assert message["text"].splitlines()[:2] == ["[headwater] demo_crm_contacts: run is late", "run scheduled__2026 (running)"]
     assert "not finished 1800s after it was queued" in message["text"]
