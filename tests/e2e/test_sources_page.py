@@ -9,6 +9,7 @@ screenshots are kept under $HEADWATER_E2E_ARTIFACTS (default: the test's tempora
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -96,6 +97,7 @@ def test_sources_pages_in_chromium_after_two_runs(standalone: Standalone, artifa
             text = row.inner_text()
             assert "success" in text or "no_data" in text
             assert "crm-team" in text and "local_files" in text
+            assert "next 20" in text  # Airflow's next run, from its metadata database
             # the last successful load stays in view whatever the latest run found
             assert "read " in text and "loaded " in text and "none yet" not in text
             assert page.locator("tr[data-source] td.problem").count() >= 1  # the bad-config corpus is listed
@@ -126,6 +128,7 @@ def test_sources_pages_in_chromium_after_two_runs(standalone: Standalone, artifa
             assert page.locator("#gx tbody tr").count() == 3  # the GX result of a run that validated rows
             assert "file(s) seen" in page.inner_text("body")
             assert page.get_attribute("#grid-link", "href") == f"/dags/{DEMO_DAG}"
+            assert re.fullmatch(r"/assets/\d+", page.get_attribute("#asset-link", "href") or "")  # the lake table's asset
             page.screenshot(path=str(artifacts / "source.png"), full_page=True)
             chart.screenshot(path=str(artifacts / "chart.png"))
         finally:
