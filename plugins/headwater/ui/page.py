@@ -25,6 +25,7 @@ body{font-family:system-ui,sans-serif;margin:16px;color:#222}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border-bottom:1px solid #ddd;padding:6px 8px;text-align:left;vertical-align:top}
 th{background:#f5f5f5}
+th.n{text-align:right}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 .badge{color:#fff;border-radius:4px;padding:1px 6px;font-size:12px;white-space:nowrap}
 .problem{color:#c62828}
@@ -303,7 +304,7 @@ def _gx(result: dict | None, records: list, chosen: str | None) -> str:
         )
     failures = result.get("table_failures") or []
     table = (
-        "<table id='gx'><thead><tr><th></th><th>Expectation</th><th>Unexpected / checked</th><th>Observed</th></tr></thead>"
+        "<table id='gx'><thead><tr><th></th><th>Expectation</th><th class='n'>Unexpected / checked</th><th>Observed</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
     extra = "".join(f"<p class='problem'>{escape(str(f))}</p>" for f in failures)

@@ -212,7 +212,9 @@ def _schedule(schedule) -> str:
     if schedule.cron:
         return schedule.cron
     if schedule.interval:
-        return f"every {int(schedule.interval.total_seconds())}s"
+        from headwater.freshness import format_age
+
+        return f"every {format_age(schedule.interval)}"
     if schedule.assets:
         return "on " + ", ".join(schedule.assets)
     return "manual"
