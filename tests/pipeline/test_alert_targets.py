@@ -111,6 +111,15 @@ def test_failures_repeated_failures_recovery_and_staleness_reach_slack_and_email
     time.sleep(1.2)  # past the 1 s freshness limit
     run = run_pipeline(workspace.dag("demo_crm_contacts"), "manual__4")  # the file is unchanged: no data
     assert run.manifest("monitor")["status"] == "no_data"
+    from headwater.store import runs
+
+    records = {r.run_id: r for r in runs.runs_for(workspace.engine(), "demo_crm_contacts")}
+    assert [records[f"manual__{i}"].status for i in (1, 2, 3, 4)] == ["threshold_exceeded", "threshold_exceeded", "success", "no_data"]
+    # what the run page shows: the GX result of the failed runs too, files read, the notes
+    assert records["manual__1"].details["gx_result"].endswith("manual__1.json")
+    assert records["manual__3"].details["files_read"] == 1 and records["manual__3"].details["files"] == ["demo/crm_contacts.csv"]
+    assert records["manual__4"].details["files_read"] == 0
+    assert "1 file(s) unchanged since the last run, skipped" in records["manual__4"].details["notes"]
 
     texts = [m["text"] for m in slack]
     firsts = [t.splitlines()[0] for t in texts]

@@ -55,10 +55,17 @@ class MonitorOperator(StageOperator):
 
         from headwater.store import db, runs
 
-        outcome = collect_outcome(
-            {stage: self.manifest(context, stage) for stage in DATA_STAGES},
-            {stage: context["ti"].xcom_pull(task_ids=self.stage_task_ids[stage], key=ERROR_KEY) for stage in DATA_STAGES},
-        )
+        manifests = {stage: self.manifest(context, stage) for stage in DATA_STAGES}
+        errors = {
+            stage: context["ti"].xcom_pull(task_ids=self.stage_task_ids[stage], key=ERROR_KEY) for stage in DATA_STAGES
+        }
+        outcome = collect_outcome(manifests, errors)
+        # a stage that failed on the data (threshold exceeded) left its manifest with its error:
+        # the run page wants that run's GX result most of all
+        found = dict(manifests)
+        for error in errors.values():
+            if error and error.get("manifest"):
+                found[error["stage"]] = error["manifest"]
         dag_run = context["dag_run"]
         connected = self.manifest(context, "connect") or {}
         # the run's work starts at connect; dag_run.start_date can predate it (queued runs, dags test)
@@ -82,7 +89,7 @@ class MonitorOperator(StageOperator):
             duration_s=round((ended - started).total_seconds(), 3),
             errors_by_code=outcome["errors_by_code"],
             error_summary=outcome["error_summary"],
-            details=run_details(self.manifest(context, "select"), self.manifest(context, "validate"), outcome),
+            details=run_details(found.get("select"), found.get("validate")),
         )
         from headwater.redact import redact_values
 
@@ -123,7 +130,7 @@ class MonitorOperator(StageOperator):
         self.log.info("alert events %s; sent %s", events, sent or "none")
 
 
-def run_details(selected: dict | None, validated: dict | None, outcome: dict) -> dict:
+def run_details(selected: dict | None, validated: dict | None) -> dict:
     """What the per-source page shows of a run beyond its counts (kept small: no row data)."""
     selected, validated = selected or {}, validated or {}
     details: dict[str, Any] = {}
