@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure what the tests need is running or installed, or fail loudly:
 #   PostgreSQL on 127.0.0.1:5432, MariaDB on 127.0.0.1:3306, Debian's docker-compose (compose validation),
-#   OpenSSH's sshd binary (the SFTP tests start their own sshd on a free port; nothing is started here).
+#   OpenSSH's sshd binary (the SFTP tests start their own sshd on a free port; nothing is started here),
+#   Debian's chromium (the Sources page e2e test drives it with Playwright; nothing is started here).
 set -euo pipefail
 
 fail() { echo "ensure-services: $*" >&2; exit 1; }
@@ -62,3 +63,14 @@ if [[ ! -x /usr/sbin/sshd ]]; then
         || fail "apt-get install openssh-server failed"
 fi
 echo "ensure-services: sshd ok ($(/usr/sbin/sshd -V 2>&1 | head -1 || echo '?'))"
+
+# --- Chromium (tests/e2e/test_sources_page.py; Playwright cannot download its own browser here) ---
+if ! command -v chromium >/dev/null; then
+    is_root || fail "chromium is missing and only root can apt-get install it (Debian: chromium)"
+    echo "ensure-services: installing Debian chromium"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq chromium >/dev/null 2>&1 \
+        || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+        || fail "apt-get install chromium failed"
+fi
+echo "ensure-services: chromium ok ($(chromium --version 2>/dev/null | head -1 || echo '?'))"

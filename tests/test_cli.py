@@ -76,6 +76,11 @@ def test_status_lists_every_source_as_the_sources_page_does(tmp_path: Path, monk
     assert "58" in out and "old" not in out  # only the latest run per source
     assert out.count("never run") == SHIPPED - 2  # the two sources with runs above
     assert "retired_source" in out and "(no source file)" in out
+    # freshness: the success of 2026-11-01 is long past the limit derived from the schedule
+    [loyalty] = [line for line in out.splitlines() if "demo_loyalty_members" in line]
+    assert "stale" in loyalty and "2026-11-01 07:00:00 (58 loaded)" in loyalty
+    [crm] = [line for line in out.splitlines() if "demo_crm_contacts" in line]
+    assert "never" in crm  # failed, never loaded
     db.reset_engines()
 
 

@@ -22,6 +22,7 @@ from headwater.config.loader import Placeholder, load_sources, placeholder_id
 from headwater.config.models import Source
 from headwater.config.sections import ScheduleConfig
 from headwater.errors import ConfigIssue
+from headwater.freshness import freshness_limit
 from headwater.operators import ConnectOperator, LoadOperator, MapOperator, MonitorOperator, ValidateOperator
 from headwater.operators.select import select_operator_for
 
@@ -61,6 +62,7 @@ def build_dag(source: Source) -> DAG:
             "execution_timeout": config.monitor.execution_timeout,
         },
         doc_md=_doc(source),
+        deadline=_deadline(source),
     )
     common: dict[str, Any] = {"source_name": source.dag_id, "dag": dag}
     connect = ConnectOperator(task_id="connect", connector=config.connector, **common)
@@ -77,9 +79,31 @@ def build_dag(source: Source) -> DAG:
         outlets=[lake_asset(source.lake_table)],
         **common,
     )
-    monitor = MonitorOperator(task_id="monitor", alerts=config.monitor.alerts, **common)
+    monitor = MonitorOperator(
+        task_id="monitor",
+        alerts=config.monitor.alerts,
+        freshness_limit=freshness_limit(config),
+        repeated_failures=config.monitor.repeated_failures,
+        **common,
+    )
     chain(connect, select, mapping, validate, load, monitor)
     return dag
+
+
+def _deadline(source: Source) -> Any:
+    """`monitor.deadline` as an Airflow deadline alert: a run still unfinished that long after it was
+    queued calls `headwater.alerting.late_run`, which sends the `late` event to the source's alerts."""
+    deadline = source.config.monitor.deadline
+    if deadline is None or not source.config.monitor.alerts:
+        return None
+    from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=deadline,
+        # by dotted path: the executor imports it when the deadline passes, not the DAG parser
+        callback=SyncCallback("headwater.alerting.late_run", kwargs={"source": source.dag_id}),
+    )
 
 
 def build_all(directory: Path | None = None) -> dict[str, DAG]:

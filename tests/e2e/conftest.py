@@ -7,6 +7,7 @@ developer's `.airflow/` / `.headwater/` nor a running `make run`.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -32,6 +33,7 @@ STOP_TIMEOUT_S = 60.0
 # (scripts/airflow-env.sh) while the scheduler and task processes write.
 REQUEST_TIMEOUT_S = 120.0
 NOISE = ("[http.access]",)
+SLACK_TOKEN = "T0000/B0000/E2E"
 REQUIRED_COMPONENTS = {"metadatabase", "scheduler", "dag_processor", "triggerer"}
 
 
@@ -79,6 +81,9 @@ class Standalone:
     sources_dir: Path
     output: Path
     process: subprocess.Popen
+    # a loopback port reserved for a Slack stand-in, named by the connection e2e_slack (an
+    # environment connection: deadline callbacks may not read metadata-database connections)
+    slack_port: int = 0
     http: requests.Session = field(default_factory=requests.Session)
     started_in_s: float | None = None
 
@@ -180,6 +185,7 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]
     # (tests/e2e/test_bad_config.py). Relative paths in the demo sources still resolve against the
     # project's include/ folder (HEADWATER_INCLUDE_DIR is left at its default).
     sources = root / "sources"
+    slack_port = free_port()
     write_corpus(sources)
     for path in SHIPPED_SOURCES.glob("*.yaml"):
         shutil.copy(path, sources)
@@ -194,6 +200,9 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]
         AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
         AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
         NO_COLOR="1",
+        AIRFLOW_CONN_E2E_SLACK=json.dumps(
+            {"conn_type": "slackwebhook", "host": f"http://127.0.0.1:{slack_port}/services", "password": SLACK_TOKEN}
+        ),
     )
     output = root / "standalone.log"
     started = time.monotonic()
@@ -214,6 +223,7 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]
         sources_dir=sources,
         output=output,
         process=process,
+        slack_port=slack_port,
     )
     try:
         instance.wait_healthy(STARTUP_TIMEOUT_S)

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console()
     if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
-        console = Console(width=220)
+        console = Console(width=320)
     rows = source_rows()
     engine = db.get_engine()
     listed = {row.dag_id for row in rows}
@@ -54,10 +54,11 @@ def render(rows: list):
     from headwater.store.runs import STATUS_STYLES
 
     table = Table(title="Headwater sources", header_style="bold")
-    for name in ("source", "status", "last run (UTC)", "duration"):
+    for name in ("source", "status", "freshness", "last run (UTC)", "duration"):
         table.add_column(name)
     for name in ("read", "mapped", "quarantined", "loaded", "API calls"):
         table.add_column(name, justify="right")
+    table.add_column("last successful load (UTC)")
     for name in ("watermark", "errors by code", "problem"):
         table.add_column(name, overflow="fold")
 
@@ -69,7 +70,7 @@ def render(rows: list):
             table.add_row(
                 escape(row.dag_id),
                 Text("invalid file", style="bold red"),
-                *["-"] * 9,
+                *["-"] * 11,
                 escape("; ".join(row.problems)),
             )
             continue
@@ -77,6 +78,7 @@ def render(rows: list):
         table.add_row(
             escape(row.dag_id),
             Text(status, style=STATUS_STYLES.get(status, "dim")),
+            _freshness(row),
             (row.started_at or "-").replace("T", " ")[:19],
             "-" if row.duration_s is None else f"{row.duration_s:.1f}s",
             count(row.rows_read),
@@ -84,11 +86,37 @@ def render(rows: list):
             count(row.rows_quarantined),
             count(row.rows_loaded),
             count(row.api_calls),
+            _last_success(row),
             escape(row.watermark or "-"),
             escape(_codes(row.errors_by_code)),
             escape(" ".join(x for x in (NO_FILE if row.file == NO_FILE else "", row.run_problem()) if x)),
         )
     return table
+
+
+FRESHNESS_STYLES = {"fresh": "green", "ageing": "yellow", "stale": "bold red", "never": "dim", "unknown": "dim"}
+
+
+def _freshness(row):
+    """The Sources page's freshness: state, time since the last successful load, and the limit."""
+    from datetime import timedelta
+
+    from rich.text import Text
+
+    from headwater.freshness import format_age
+
+    text = row.freshness
+    if row.freshness_age_s is not None:
+        text += f" {format_age(timedelta(seconds=row.freshness_age_s))}"
+    if row.freshness_limit_s is not None:
+        text += f" / {format_age(timedelta(seconds=row.freshness_limit_s))}"
+    return Text(text, style=FRESHNESS_STYLES.get(row.freshness, ""))
+
+
+def _last_success(row) -> str:
+    if not row.last_success_at:
+        return "-"
+    return f"{row.last_success_at.replace('T', ' ')[:19]} ({row.last_success_loaded or 0:,} loaded)"
 
 
 def _codes(errors: dict | None, n: int = 3) -> str:

@@ -316,7 +316,8 @@ def _strip_tags(loc: tuple, data: object) -> tuple:
     out: list = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part not in node and node.get("type") == part:
+        # (an alert without `type` is a webhook: its tag is "webhook" though the key is absent)
+        if isinstance(node, dict) and part not in node and node.get("type", "webhook") == part:
             continue
         out.append(part)
         if isinstance(node, dict):

@@ -8,9 +8,17 @@ from __future__ import annotations
 import functools
 import re
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import (
+    BeforeValidator,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
 
 from headwater.config.base import StrictModel
 
@@ -121,18 +129,21 @@ class LoadConfig(StrictModel):
         return data
 
 
-AlertEvent = Literal["failure", "no_data", "threshold_exceeded", "success"]
+AlertEvent = Literal[
+    "failure", "no_data", "threshold_exceeded", "success", "late", "stale", "repeated_failures", "recovered"
+]
+ALERT_EVENTS: tuple[str, ...] = get_args(AlertEvent)
+_DEFAULT_EVENTS = ["failure", "threshold_exceeded", "late", "stale", "repeated_failures", "recovered"]
+_EVENTS_HELP = (
+    "Events that send this alert: run outcomes (failure, threshold_exceeded, no_data, success), "
+    "late (the run did not finish by monitor.deadline), stale (no successful load for longer than "
+    "monitor.freshness), repeated_failures (monitor.repeated_failures failed runs in a row) and "
+    "recovered (a success after a failed run)."
+)
 
 
-class WebhookAlert(StrictModel):
-    """POST a JSON summary of the run to an Airflow HTTP connection."""
-
-    type: Literal["webhook"] = "webhook"
-    conn_id: str = Field(description="Airflow HTTP connection (host, credentials) to post to.")
-    endpoint: str = Field("", description="Path appended to the connection's host.")
-    events: list[AlertEvent] = Field(
-        default_factory=lambda: ["failure", "threshold_exceeded"], description="Run outcomes that send this alert."
-    )
+class _Alert(StrictModel):
+    events: list[AlertEvent] = Field(default_factory=lambda: list(_DEFAULT_EVENTS), description=_EVENTS_HELP)
 
     @model_validator(mode="before")
     @classmethod
@@ -141,6 +152,51 @@ class WebhookAlert(StrictModel):
             # YAML 1.1 reads a bare `on:` key as the boolean true (the GitHub Actions trap)
             raise ValueError("`on` is read by YAML as the boolean true; name the key `events`")
         return data
+
+
+class WebhookAlert(_Alert):
+    """POST a JSON summary of the run (and its text) to an Airflow HTTP connection."""
+
+    type: Literal["webhook"] = "webhook"
+    conn_id: str = Field(description="Airflow HTTP connection (host, credentials) to post to.")
+    endpoint: str = Field("", description="Path appended to the connection's host.")
+
+
+class SlackAlert(_Alert):
+    """Post the alert text to Slack through the Slack provider (an incoming-webhook connection)."""
+
+    type: Literal["slack"]
+    conn_id: str = Field(
+        description="Airflow connection of type slackwebhook (the webhook token in its password; host only to override)."
+    )
+
+
+class EmailAlert(_Alert):
+    """Send the alert by e-mail through the SMTP provider (an Airflow smtp connection)."""
+
+    type: Literal["email"]
+    conn_id: str = Field("smtp_default", description="Airflow SMTP connection (host, port, login, from_email in extra).")
+    to: list[str] = Field(min_length=1, description="Recipients.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _listify(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("to"), str):
+            data = {**data, "to": [data["to"]]}
+        return data
+
+
+def _alert_type(data: object) -> object:
+    # `type` may be left out for a webhook (the only target there was before Slack and e-mail)
+    if isinstance(data, dict):
+        return data.get("type", "webhook")
+    return getattr(data, "type", None)
+
+
+Alert = Annotated[
+    Annotated[WebhookAlert, Tag("webhook")] | Annotated[SlackAlert, Tag("slack")] | Annotated[EmailAlert, Tag("email")],
+    Discriminator(_alert_type),
+]
 
 
 class MonitorConfig(StrictModel):
@@ -157,12 +213,28 @@ class MonitorConfig(StrictModel):
         timedelta(hours=6),
         description="Longest one try of a task may run; a stalled read fails (and is retried) after it.",
     )
-    alerts: list[WebhookAlert] = Field(default_factory=list, description="Where to send alerts.")
+    freshness: Duration | None = Field(
+        None,
+        description="A source is stale when its last successful load is older than this (default: twice the "
+        "schedule's interval; none for manual and asset-triggered sources). Shown on the Sources page and by "
+        "`headwater status`; the `stale` alert fires on it.",
+    )
+    deadline: Duration | None = Field(
+        None,
+        description="A run not finished this long after it was queued sends the `late` alert "
+        "(an Airflow deadline alert on the DAG). Default: none.",
+    )
+    repeated_failures: int = Field(
+        3, ge=2, description="Failed runs in a row that send the `repeated_failures` alert (again every as many more)."
+    )
+    alerts: list[Alert] = Field(default_factory=list, description="Where to send alerts.")
 
     @model_validator(mode="after")
     def _positive_durations(self) -> MonitorConfig:
-        if self.execution_timeout <= timedelta(0):
-            raise ValueError("execution_timeout must be longer than 0s")
+        for name in ("execution_timeout", "freshness", "deadline"):
+            value = getattr(self, name)
+            if value is not None and value <= timedelta(0):
+                raise ValueError(f"{name} must be longer than 0s")
         if self.max_retry_delay < self.retry_delay:
             raise ValueError(
                 f"max_retry_delay ({_format_duration(self.max_retry_delay)}) is shorter than retry_delay "

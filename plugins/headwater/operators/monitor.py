@@ -7,7 +7,7 @@ records that, alerts, and then fails itself so the DAG run is failed too.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import TriggerRule
@@ -17,38 +17,55 @@ from headwater.operators.base import ERROR_KEY, StageOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from headwater.config.sections import WebhookAlert
+    from headwater.config.sections import Alert
 
 DATA_STAGES = ("connect", "select", "map", "validate", "load")
-# run status (run records) → alert event name (source files)
-STATUS_EVENTS = {"failed": "failure"}
+HISTORY_READ = 100  # runs read back to count failures in a row (more than any sensible N)
 
 
 class MonitorOperator(StageOperator):
     """Write the run record (rows read/mapped/quarantined/loaded, watermark, errors) and alert.
 
     :param source_name: Name of the source.
-    :param alerts: Alert targets (`WebhookAlert`), each with the run outcomes it fires on.
+    :param alerts: Alert targets (webhook, Slack, e-mail), each with the events it fires on.
+    :param freshness_limit: No successful load for longer than this sends `stale` (None: never).
+    :param repeated_failures: Failed runs in a row that send `repeated_failures`.
     """
 
     stage = "monitor"
     ui_color = "#eeeeee"
 
-    def __init__(self, *, alerts: list[WebhookAlert] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        alerts: list[Alert] | None = None,
+        freshness_limit: timedelta | None = None,
+        repeated_failures: int = 3,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("trigger_rule", TriggerRule.ALL_DONE)
         kwargs.setdefault("retries", 1)
         super().__init__(**kwargs)
         self.alerts = list(alerts or [])
+        self.freshness_limit = freshness_limit
+        self.repeated_failures = repeated_failures
 
     def run_stage(self, context: Context) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
         from headwater.store import db, runs
 
-        outcome = collect_outcome(
-            {stage: self.manifest(context, stage) for stage in DATA_STAGES},
-            {stage: context["ti"].xcom_pull(task_ids=self.stage_task_ids[stage], key=ERROR_KEY) for stage in DATA_STAGES},
-        )
+        manifests = {stage: self.manifest(context, stage) for stage in DATA_STAGES}
+        errors = {
+            stage: context["ti"].xcom_pull(task_ids=self.stage_task_ids[stage], key=ERROR_KEY) for stage in DATA_STAGES
+        }
+        outcome = collect_outcome(manifests, errors)
+        # a stage that failed on the data (threshold exceeded) left its manifest with its error:
+        # the run page wants that run's GX result most of all
+        found = dict(manifests)
+        for error in errors.values():
+            if error and error.get("manifest"):
+                found[error["stage"]] = error["manifest"]
         dag_run = context["dag_run"]
         connected = self.manifest(context, "connect") or {}
         # the run's work starts at connect; dag_run.start_date can predate it (queued runs, dags test)
@@ -73,32 +90,61 @@ class MonitorOperator(StageOperator):
             errors_by_code=outcome["errors_by_code"],
             error_summary=outcome["error_summary"],
             api_calls=outcome["api_calls"],
+            details=run_details(found.get("select"), found.get("validate")),
         )
         from headwater.redact import redact_values
 
         outcome = redact_values(outcome)  # stored, logged and alerted: never a credential
         record.error_summary = outcome["error_summary"]
-        runs.record_run(db.get_engine(), record)
+        engine = db.get_engine()
+        runs.record_run(engine, record)
         self.log.info("run recorded: %s", outcome)
-        self._alert(outcome, record)
+        self._alert(engine, record)
         if outcome["status"] in ("success", "no_data"):
             self.staging(context).cleanup()
         else:
             raise AirflowFailException(f"run {outcome['status']}: {outcome['error_summary']}")
         return outcome
 
-    def _alert(self, outcome: dict, record: Any) -> None:
-        event = STATUS_EVENTS.get(outcome["status"], outcome["status"])
-        for alert in self.alerts:
-            if event not in alert.events:
-                continue
-            from airflow.providers.http.hooks.http import HttpHook
+    def _alert(self, engine: Any, record: Any) -> None:
+        if not self.alerts:
+            return
+        from headwater.alerting import events_for, send_all
+        from headwater.freshness import evaluate
+        from headwater.store import runs
 
-            payload = {"source": record.source, "dag_id": record.dag_id, "run_id": record.run_id, **outcome}
-            try:
-                HttpHook(method="POST", http_conn_id=alert.conn_id).run(alert.endpoint, json=payload)
-            except Exception as exc:  # an unreachable alert target must not hide the run's own outcome
-                self.log.error("alert to connection %r failed: %s", alert.conn_id, exc)
+        history = runs.runs_for(engine, self.source_name, limit=HISTORY_READ)
+        last = runs.last_success(engine, self.source_name)
+        last_at = (last.ended_at or last.started_at) if last else None
+        events = events_for(
+            record.status,
+            history,
+            repeated_failures=self.repeated_failures,
+            last_success=last_at,
+            freshness_limit=self.freshness_limit,
+            now=datetime.now(UTC),
+        )
+        detail = None
+        if "stale" in events:
+            detail = "last successful load " + evaluate(last_at, self.freshness_limit).describe()
+        sent = send_all(self.alerts, events, record, detail=detail, logger=self.log)
+        self.log.info("alert events %s; sent %s", events, sent or "none")
+
+
+def run_details(selected: dict | None, validated: dict | None) -> dict:
+    """What the per-source page shows of a run beyond its counts (kept small: no row data)."""
+    selected, validated = selected or {}, validated or {}
+    details: dict[str, Any] = {}
+    if selected.get("notes"):
+        details["notes"] = list(selected["notes"])
+    if "files_read" in selected:
+        details["files_read"] = selected["files_read"]
+        details["files"] = selected.get("files") or []
+    if validated.get("gx_result"):
+        details["gx_result"] = validated["gx_result"]
+    if validated.get("error_ratio") is not None:
+        details["error_ratio"] = validated["error_ratio"]
+    return details
 
 
 def collect_outcome(manifests: dict[str, dict | None], errors: dict[str, dict | None]) -> dict:

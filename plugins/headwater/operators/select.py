@@ -85,9 +85,12 @@ class SelectOperator(StageOperator):
         reingest = list(conf.get("reingest") or (context.get("params") or {}).get("reingest") or [])
         if reingest and not isinstance(hook, FileSource):
             raise ValueError("the `reingest` parameter applies to file sources only")
+        files_read: list[str] = []  # file keys in read order, for the run record
         origin = _Origin(None)  # what was staged from the file being read, in case it is withdrawn
         for chunk in hook.read(state_before, reingest=reingest) if reingest else hook.read(state_before):
             if chunk.origin != origin.key:
+                if chunk.origin and chunk.origin not in files_read:
+                    files_read.append(chunk.origin)
                 if pending:  # a file's row errors go to parts of their own: they may be withdrawn
                     quarantine_parts.append(staging.write("select-quarantine", errors_to_table(pending)))
                     pending = []
@@ -149,7 +152,12 @@ class SelectOperator(StageOperator):
             "notes": notes + list(getattr(hook, "notes", []) or []),
             # requests sent to an HTTP API (None: not an API source)
             "api_calls": getattr(hook, "api_calls", None),
+            "files_read": len(files_read),
+            "files": files_read[:FILES_LISTED],
         }
+
+
+FILES_LISTED = 50  # file names kept in the manifest and run record (the count is always complete)
 
 
 class _Origin:

@@ -20,7 +20,7 @@ from sqlalchemy import (
     select,
 )
 
-from headwater.redact import redact
+from headwater.redact import redact, redact_values
 from headwater.store import db
 from headwater.store.values import from_json, to_json, utc
 
@@ -50,7 +50,11 @@ run_table = Table(
     Column("errors_by_code", Text, nullable=False, default="{}"),  # JSON {code: count}
     Column("error_summary", Text),
     Column("api_calls", BigInteger),  # requests sent to an HTTP API source; NULL for other sources
+    # JSON: what the run page shows beyond the counts (notes, files/calls, GX result location, state)
+    Column("details", Text),
     Index("ix_hw_runs_source_started", "source", "started_at"),
+    # the last successful load of every source (Sources page): answered from this index alone
+    Index("ix_hw_runs_source_status_started", "source", "status", "started_at"),
 )
 
 
@@ -75,6 +79,7 @@ class RunRecord:
     errors_by_code: dict[str, int] = field(default_factory=dict)
     error_summary: str | None = None
     api_calls: int | None = None  # requests sent to an HTTP API (retries and token requests included)
+    details: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -94,6 +99,7 @@ def record_run(engine: Engine, rec: RunRecord) -> None:
     # error texts come from drivers and may echo a credential (a DSN, a URI): never stored
     values["error_summary"] = redact(rec.error_summary)
     values["errors_by_code"] = to_json(rec.errors_by_code or {})
+    values["details"] = to_json(redact_values(rec.details or {}))
     stmt = db.insert(engine, run_table).values(values)
     stmt = stmt.on_conflict_do_update(
         index_elements=[run_table.c.source, run_table.c.run_id],
@@ -106,35 +112,89 @@ def record_run(engine: Engine, rec: RunRecord) -> None:
 def _record(row) -> RunRecord:
     values = {c: getattr(row, c) for c in _COLUMNS}
     values["errors_by_code"] = from_json(values["errors_by_code"]) or {}
+    values["details"] = from_json(values["details"]) or {}
     return RunRecord(**values)
+
+
+FAILED_STATUSES = ("failed", "threshold_exceeded")
+
+
+def _latest_per_source(engine: Engine, *conditions) -> list[RunRecord]:
+    """The most recently started run per source among the runs matching `conditions`.
+
+    MAX(started_at) per source is answered from the (source, started_at) index; a window
+    function over every run (row_number) sorted the whole table and took seconds at 100,000 runs.
+    Ties on started_at keep the greatest run id; a source whose runs all lack a start time falls
+    back to its greatest run id.
+    """
+    newest = (
+        select(run_table.c.source, func.max(run_table.c.started_at).label("newest"))
+        .where(*conditions)
+        .group_by(run_table.c.source)
+        .subquery()
+    )
+    stmt = (
+        select(run_table)
+        .join(newest, (run_table.c.source == newest.c.source) & (run_table.c.started_at == newest.c.newest))
+        .where(*conditions)
+    )
+    undated = (
+        select(run_table.c.source, func.max(run_table.c.run_id).label("run_id"))
+        .where(*conditions)
+        .group_by(run_table.c.source)
+        .having(func.max(run_table.c.started_at).is_(None))
+        .subquery()
+    )
+    undated_stmt = select(run_table).join(
+        undated, (run_table.c.source == undated.c.source) & (run_table.c.run_id == undated.c.run_id)
+    )
+    found: dict[str, RunRecord] = {}
+    with engine.connect() as conn:
+        for row in [*conn.execute(stmt), *conn.execute(undated_stmt)]:
+            rec = _record(row)
+            held = found.get(rec.source)
+            if held is None or rec.run_id > held.run_id:
+                found[rec.source] = rec
+    return [found[source] for source in sorted(found)]
 
 
 def latest_runs(engine: Engine) -> list[RunRecord]:
     """The most recently started run of every source, ordered by source."""
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=run_table.c.source,
-            order_by=(run_table.c.started_at.desc().nulls_last(), run_table.c.run_id.desc()),
-        )
-        .label("rank")
-    )
-    ranked = select(run_table, rank).subquery()
-    stmt = select(*(ranked.c[c] for c in _COLUMNS)).where(ranked.c.rank == 1).order_by(ranked.c.source)
-    with engine.connect() as conn:
-        return [_record(row) for row in conn.execute(stmt)]
+    return _latest_per_source(engine)
 
 
-def runs_for(engine: Engine, source: str, limit: int = 20) -> list[RunRecord]:
+def last_successes(engine: Engine) -> dict[str, RunRecord]:
+    """Every source's most recent successful load (status success), by source.
+
+    Kept beside the latest run because a later run that found nothing new (no_data) or failed
+    must not hide what was last loaded and when.
+    """
+    return {r.source: r for r in _latest_per_source(engine, run_table.c.status == "success")}
+
+
+def last_success(engine: Engine, source: str) -> RunRecord | None:
+    found = runs_for(engine, source, limit=1, status="success")
+    return found[0] if found else None
+
+
+def runs_for(engine: Engine, source: str, limit: int = 20, status: str | None = None) -> list[RunRecord]:
     """The source's runs, most recent first."""
-    stmt = (
-        select(run_table)
-        .where(run_table.c.source == source)
-        .order_by(run_table.c.started_at.desc().nulls_last(), run_table.c.run_id.desc())
-        .limit(limit)
-    )
+    stmt = select(run_table).where(run_table.c.source == source)
+    if status:
+        stmt = stmt.where(run_table.c.status == status)
+    stmt = stmt.order_by(run_table.c.started_at.desc().nulls_last(), run_table.c.run_id.desc()).limit(limit)
     with engine.connect() as conn:
         return [_record(row) for row in conn.execute(stmt)]
+
+
+def failure_streak(records: list[RunRecord]) -> int:
+    """Failed runs in a row at the head of `records` (most recent first)."""
+    streak = 0
+    for rec in records:
+        if rec.status not in FAILED_STATUSES:
+            break
+        streak += 1
+    return streak
 
 
 STATUS_STYLES = {
