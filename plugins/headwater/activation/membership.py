@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from headwater.mapping.expressions import columns, parse
 
 from .condition import Compiled, SqlCompiler, attribute_sql, attribute_text, conjuncts, join_and
-from .destinations.registry import REGISTRY
 from .models import IDENTITY_PREFIX, Audience
 
 if TYPE_CHECKING:
@@ -40,11 +39,11 @@ class Plan:
 
 
 def identity_columns(audience: Audience) -> list[str]:
-    """The identity columns each destination needs (hashed destinations: email and phone)."""
+    """The identity columns the destinations name people by, in order, once each."""
     out: list[str] = []
     for dest in audience.config.destinations:
-        names = ("email", "phone") if REGISTRY[dest.type].hashed else (dest.identity,)
-        out += [IDENTITY_PREFIX + n for n in names if IDENTITY_PREFIX + n not in out]
+        if IDENTITY_PREFIX + dest.identity not in out:
+            out.append(IDENTITY_PREFIX + dest.identity)
     return out
 
 
