@@ -138,7 +138,7 @@ def read_members(staging: Any, parts: list[str], audience: Audience) -> pa.Table
 
     from .membership import PROFILE_ID, identity_columns
 
-    tables = list(staging.read(parts))
+    tables = list(staging.read(parts)) if parts else []
     if tables:
         return pa.concat_tables(tables)
     types = variable_types(audience)
@@ -158,10 +158,7 @@ class AudienceMapOperator(AudienceStage):
     def run_stage(self, context: Context) -> dict:
         from headwater.store import db
 
-        from .destinations.registry import sends_variables, signals_of
-        from .diff import OPS, diff, signal_rows
-        from .members import acknowledged
-        from .models import IDENTITY_PREFIX
+        from .destinations.registry import signals_of
 
         selected = self.upstream(context, "select")
         staging = self.staging(context)
@@ -171,20 +168,31 @@ class AudienceMapOperator(AudienceStage):
         for dest in self.audience.config.destinations:
             stage = f"map_{dest.name}"
             staging.reset(stage)
-            variables = [v.name for v in self.audience.config.variables] if sends_variables(dest) else []
-            signals = diff(current, IDENTITY_PREFIX + dest.identity, variables, acknowledged(engine, self.audience.name, dest.name))
-            counts = {op: signals[op].num_rows for op in OPS}
-            wanted = signals_of(dest)
-            rows: list[dict] = []
-            for op in OPS:
-                if op in wanted:
-                    rows += signal_rows(self.audience.name, dest.name, op, signals[op], variables)
-            parts = [staging.write(stage, _signal_table(rows[i:i + 100_000])) for i in range(0, len(rows), 100_000)]
-            skipped = sum(n for op, n in counts.items() if op not in wanted)
+            table, counts, skipped = signals_for(engine, self.audience, dest, current)
+            parts = [staging.write(stage, table.slice(i, 100_000)) for i in range(0, table.num_rows, 100_000)]
             out["destinations"][dest.name] = {"parts": parts, **counts, "skipped": skipped}
             self.log.info("%s: %d add, %d remove, %d modify%s", dest.name, counts["add"], counts["remove"],
-                          counts["modify"], f" ({skipped} not sent: the destination takes {', '.join(wanted)})" if skipped else "")
+                          counts["modify"], f" ({skipped} not sent: the destination takes {', '.join(signals_of(dest))})" if skipped else "")
         return out
+
+
+def signals_for(engine: Any, audience: Audience, dest: Any, current: pa.Table) -> tuple[pa.Table, dict, int]:
+    """One destination's signals for the current membership: (table, counts by op, signals not sent)."""
+    from .destinations.registry import sends_variables, signals_of
+    from .diff import OPS, diff, signal_rows
+    from .members import acknowledged
+    from .models import IDENTITY_PREFIX
+
+    variables = [v.name for v in audience.config.variables] if sends_variables(dest) else []
+    signals = diff(current, IDENTITY_PREFIX + dest.identity, variables, acknowledged(engine, audience.name, dest.name))
+    counts = {op: signals[op].num_rows for op in OPS}
+    wanted = signals_of(dest)
+    rows: list[dict] = []
+    for op in OPS:
+        if op in wanted:
+            rows += signal_rows(audience.name, dest.name, op, signals[op], variables)
+    skipped = sum(n for op, n in counts.items() if op not in wanted)
+    return _signal_table(rows), counts, skipped
 
 
 def _signal_table(rows: list[dict]) -> pa.Table:
