@@ -104,6 +104,12 @@ class SqlCompiler:
             sql = {"+": left.sql + right.sql, "-": left.sql - right.sql, "*": left.sql * right.sql}[node.op]
             return Compiled(sql, "integer" if left.kind == right.kind == "integer" else "float")
         if node.op in ("=", "!=", "<", "<=", ">", ">="):
+            if "null" in (left.kind, right.kind):
+                # null compared with anything is null (no member), on Arrow as in SQL; SQLAlchemy
+                # would turn `x = NULL` into `x IS NULL`, so the null is written out instead
+                from sqlalchemy import Boolean, null, type_coerce
+
+                return Compiled(type_coerce(null(), Boolean), "null")
             pair = self._comparable(left, right)
             if pair is None:
                 return None
@@ -116,8 +122,6 @@ class SqlCompiler:
         from sqlalchemy import literal
 
         kinds = {left.kind, right.kind}
-        if "null" in kinds:
-            return (left.sql, right.sql)  # null compared with anything is null, in SQL as on Arrow
         if len(kinds) == 1 or kinds <= _NUMERIC:
             return (left.sql, right.sql)
         if kinds == {"date", "string"}:  # `signup_date >= '2024-01-01'`: the text must be an ISO date

@@ -47,7 +47,8 @@ def identity_columns(audience: Audience) -> list[str]:
     return out
 
 
-def plan(engine: Engine, audience: Audience) -> Plan:
+def plan(engine: Engine, audience: Audience, *, pushdown: bool = True) -> Plan:
+    """The SQL statement and the residual; `pushdown=False` runs the whole condition on Arrow (tests)."""
     from sqlalchemy import func, select
 
     from headwater.store.profiles import identity_table, profile_table
@@ -80,7 +81,7 @@ def plan(engine: Engine, audience: Audience) -> Plan:
     where = [profile_table.c.merged_into.is_(None)]
     residual_nodes = []
     for term in conjuncts(parse(config.condition)):
-        sql = compiler.where(term)
+        sql = compiler.where(term) if pushdown else None
         if sql is None:
             residual_nodes.append(term)
         else:
@@ -134,9 +135,9 @@ class Stats:
 
 
 def members(engine: Engine, audience: Audience, *, chunk_rows: int = CHUNK_ROWS, now: datetime | None = None,
-            stats: Stats | None = None) -> Iterator[pa.Table]:
+            stats: Stats | None = None, pushdown: bool = True) -> Iterator[pa.Table]:
     """The audience's members in chunks: profile_id, identity_* columns, then one column per variable."""
-    found = plan(engine, audience)
+    found = plan(engine, audience, pushdown=pushdown)
     now = now or datetime.now(UTC)
     stats = stats if stats is not None else Stats()
     names = [PROFILE_ID, *found.types]
