@@ -317,8 +317,11 @@ def deliver(engine: Any, audience: Audience, dest: Any, tables: Any, hook: Any, 
             for start in range(0, len(rows), dest.batch_size):
                 settle(hook.send(op, rows[start:start + dest.batch_size]))
         settle(hook.finish())
-    except DeliveryFailed as exc:
-        stats.update(error=str(exc), transient=exc.transient)
+    except Exception as exc:  # one destination failing must not keep the others from their signals
+        from headwater.failures import is_permanent
+
+        transient = exc.transient if isinstance(exc, DeliveryFailed) else not is_permanent(exc)
+        stats.update(error=f"{type(exc).__name__}: {exc}"[:2000], transient=transient)
         log.error("%s: delivery stopped: %s (acknowledged so far: %s)", dest.name, exc, stats["sent"])
     finally:
         hook.close()

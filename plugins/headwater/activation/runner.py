@@ -55,6 +55,7 @@ def run_audience(engine: Engine, audience: Audience, *, run_id: str = "manual", 
 
             hook = (hooks or {}).get(dest.name) or make_hook(dest, audience=audience.name, run_id=run_id,
                                                               **hook_options(audience, dest))
+            hook.check()  # what the connect stage does (creates a missing sql_table table)
             run.delivery = deliver(engine, audience, dest, [good], hook, run_id, log=log)
         result.destinations[dest.name] = run
     return result
