@@ -153,11 +153,11 @@ def test_preview_sends_nothing(store, receiver) -> None:
 
 @pytest.mark.parametrize("signature", ["", "sha256=00"])
 def test_bad_signature_is_refused_by_the_receiver(receiver, signature) -> None:
+    import json
+    import os
+
     import httpx
 
-    from tests.activation.conftest import SECRET  # noqa: F401
-
-    import os, json  # noqa: E401
     conn = json.loads(os.environ["AIRFLOW_CONN_HW_ACT_HOOK"])
     response = httpx.post(f"http://127.0.0.1:{conn['port']}/", content=b"{}", headers={"X-Headwater-Signature": signature})
     assert response.status_code == 401

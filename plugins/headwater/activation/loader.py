@@ -19,7 +19,7 @@ from headwater.config.loader import MAX_ISSUES, Placeholder, _issue, format_loc,
 from headwater.config.sections import ScheduleConfig
 from headwater.errors import ConfigError, ConfigIssue
 
-from .destinations.registry import REGISTRY, sends_variables, signals_of
+from .destinations.registry import REGISTRY, signals_of
 from .models import IDENTITY_PREFIX, Audience, AudienceConfig
 
 SUFFIXES = (".yaml", ".yml")
@@ -143,8 +143,6 @@ def cross_check(audience: Audience, sources: set[str] | None = None) -> list[tup
             problems.append((f"destinations[{i}].signals", "no signal to send"))
         if spec.hashed and dest.identity not in ("email", "phone"):
             problems.append((f"destinations[{i}].identity", f"{dest.type!r} matches people by hashed email or phone, not {dest.identity!r}"))
-        if sends_variables(dest) and not config.variables:
-            pass  # nothing to send: an empty variables object
     for i, name in enumerate(config.schedule.sources):
         if sources is not None and name not in sources:
             problems.append((f"schedule.sources[{i}]", f"no source {name!r}; sources: {', '.join(sorted(sources)) or 'none'}"))

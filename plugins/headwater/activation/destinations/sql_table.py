@@ -44,7 +44,18 @@ class SqlTableHook(DestinationHook):
 
     def table(self) -> Any:
         if self._table is None:
-            from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Float, MetaData, String, Table, Text
+            from sqlalchemy import (
+                BigInteger,
+                Boolean,
+                Column,
+                Date,
+                DateTime,
+                Float,
+                MetaData,
+                String,
+                Table,
+                Text,
+            )
 
             kinds = {"integer": BigInteger, "number": Float, "float": Float, "boolean": Boolean, "date": Date,
                      "timestamp": DateTime(timezone=True)}
