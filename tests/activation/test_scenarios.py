@@ -79,7 +79,8 @@ def test_merge_of_two_profiles_removes_the_merged_one(store, receiver) -> None:
     assert run.members.to_pydict()["name"] == ["P2"]  # latest fragment wins; ties go to the later record key
 
 
-def test_outage_mid_batch_then_recovery_loses_nothing_and_resends_nothing(store, receiver) -> None:
+@pytest.mark.parametrize("second_run", ["run1", "run2"], ids=["same_run_retried", "next_run"])
+def test_outage_mid_batch_then_recovery_loses_nothing_and_resends_nothing(store, receiver, second_run) -> None:
     aud = audience(GOLD)  # batch_size 2
     load_people(store, [person(i) for i in range(1, 8)])  # 7 adds = 4 batches
     receiver.fail_after = 2  # two batches acknowledged, then the endpoint is down
@@ -93,8 +94,10 @@ def test_outage_mid_batch_then_recovery_loses_nothing_and_resends_nothing(store,
     acked_first = set(receiver.keys())
 
     receiver.fail_after = None
-    second = run_audience(store, aud, run_id="run2")
+    # the whole run again (Airflow clearing the failed run: same run id), or the next scheduled run
+    second = run_audience(store, aud, run_id=second_run)
     assert second.destinations["hook"].delivery["error"] is None
+    assert second.destinations["hook"].delivery["sent"]["add"] == 3
     keys = receiver.keys()
     assert len(keys) == len(set(keys)) == 7  # every add exactly once
     assert acked_first <= set(keys)
@@ -161,3 +164,24 @@ def test_bad_signature_is_refused_by_the_receiver(receiver, signature) -> None:
     conn = json.loads(os.environ["AIRFLOW_CONN_HW_ACT_HOOK"])
     response = httpx.post(f"http://127.0.0.1:{conn['port']}/", content=b"{}", headers={"X-Headwater-Signature": signature})
     assert response.status_code == 401
+
+
+def test_retried_deliver_task_sends_only_what_was_not_acknowledged(store, receiver) -> None:
+    """Airflow retrying the deliver task: it reads the same staged signals again."""
+    import logging
+
+    from headwater.activation.operators import deliver
+
+    aud = audience(GOLD)
+    load_people(store, [person(i) for i in range(1, 6)])  # 5 adds, batches of 2
+    staged = run_audience(store, aud, send=False).destinations["hook"].signals
+    dest = aud.config.destinations[0]
+    receiver.fail_after = 1
+    one_try = dest.model_copy(update={"max_attempts": 1})
+    first = deliver(store, aud, dest, [staged], make_hook(one_try, audience="vip", run_id="r"), "r", log=logging.getLogger())
+    assert first["sent"]["add"] == 2 and first["error"]
+    receiver.fail_after = None
+    second = deliver(store, aud, dest, [staged], make_hook(dest, audience="vip", run_id="r"), "r", log=logging.getLogger())
+    assert (second["already_acknowledged"], second["sent"]["add"], second["error"]) == (2, 3, None)
+    keys = receiver.keys()
+    assert len(keys) == len(set(keys)) == 5
