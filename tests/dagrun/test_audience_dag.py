@@ -60,3 +60,27 @@ def test_audience_dag_runs_in_airflow(project) -> None:
     records = runs_for(engine, "gold")
     assert {r["status"] for r in records} == {"success"}
     assert sorted((r["adds"], r["removes"], r["modifies"], r["sent"]) for r in records) == [(0, 0, 0, 0), (0, 1, 1, 2), (2, 0, 0, 2)]
+
+
+def test_demo_audience_over_the_demo_profiles(project) -> None:
+    """The shipped demo audience after the two demo profile sources: a CSV under $HEADWATER_HOME/exports."""
+    import shutil
+
+    from headwater.activation.loader import find_audience
+    from headwater.activation.runner import run_audience
+    from tests.dagrun.conftest import REPO
+
+    for name in ("demo_crm_contacts", "demo_loyalty_members"):
+        shutil.copy(REPO / "include" / "sources" / f"{name}.yaml", project.sources)
+        result = project.dags_test(name, "2026-03-01")
+        assert result.state == "success", result.output
+    engine = db.get_engine()
+    preview = run_audience(engine, find_audience("demo_gold_members"), send=False)
+    members = preview.members.num_rows
+    assert members > 0
+    run = project.dags_test("audience_demo_gold_members", "2026-03-01")
+    assert run.state == "success", run.output
+    [file] = (project.root / "home" / "exports" / "gold_members").iterdir()
+    rows = list(csv.DictReader(file.open()))
+    assert len(rows) == members and {r["op"] for r in rows} == {"add"}
+    assert set(rows[0]) == {"op", "profile_id", "identity", "idempotency_key", "first_name", "tier", "points", "country"}
