@@ -176,14 +176,16 @@ def attribute_sql(dialect: str, attributes: Any, name: str, field_type: str) -> 
     return None
 
 
-def attribute_text(dialect: str, attributes: Any, name: str) -> Any:
+def attribute_text(dialect: str, attributes: Any, name: str, field_type: str = "string") -> Any:
     """An attribute as text (for Arrow to cast): PostgreSQL `->>`, SQLite json_extract as text."""
     from sqlalchemy import Text, cast, func, type_coerce
     from sqlalchemy.dialects.postgresql import JSONB
 
     if dialect == "postgresql":
         return type_coerce(cast(attributes, JSONB), JSONB)[name].astext
+    path = f'$."{name}"'
+    if field_type != "boolean":
+        return cast(func.json_extract(attributes, path), Text)
     # json_extract turns true/false into 1/0; json_type keeps them apart so Arrow reads booleans.
-    return func.iif(func.json_type(attributes, f'$."{name}"').in_(("true", "false")),
-                    func.json_type(attributes, f'$."{name}"'),
-                    cast(func.json_extract(attributes, f'$."{name}"'), Text))
+    return func.iif(func.json_type(attributes, path).in_(("true", "false")), func.json_type(attributes, path),
+                    cast(func.json_extract(attributes, path), Text))

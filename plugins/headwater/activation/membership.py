@@ -99,7 +99,7 @@ def plan(engine: Engine, audience: Audience, *, pushdown: bool = True) -> Plan:
             selected.append(identity(name.removeprefix(IDENTITY_PREFIX)).label(name))
             result.types[name] = "string"
         else:
-            selected.append(attribute_text(dialect, attrs, name).label(name))
+            selected.append(attribute_text(dialect, attrs, name, field_types[name]).label(name))
             result.types[name] = field_types[name]
     source: Any = profile_table
     for sub in joins.values():
