@@ -31,11 +31,26 @@ def _visible_rows(user):
     return [r for r in source_rows() if manager.is_authorized_dag(method="GET", user=user, details=DagDetails(id=r.dag_id))]
 
 
+def _visible_audiences(user):
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+    from headwater.ui.audiences import audience_rows
+
+    manager = get_auth_manager()
+    return [r for r in audience_rows() if manager.is_authorized_dag(method="GET", user=user, details=DagDetails(id=r.dag_id))]
+
+
 @app.get("/sources", response_class=HTMLResponse)
 def sources_page(user: GetUserDep) -> str:
     from headwater.ui.page import render
 
-    return render(_visible_rows(user))
+    return render(_visible_rows(user), _visible_audiences(user))
+
+
+@app.get("/api/audiences")
+def audiences_json(user: GetUserDep) -> list[dict]:
+    return [row.as_dict() for row in _visible_audiences(user)]
 
 
 @app.get("/api/sources")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
+from headwater.ui.audiences import AudienceRow
 from headwater.ui.sources import SourceRow
 
 STATUS_COLOURS = {
@@ -26,7 +27,7 @@ small{color:#666}
 """
 
 
-def render(rows: list[SourceRow]) -> str:
+def render(rows: list[SourceRow], audiences: list[AudienceRow] | None = None) -> str:
     body = "".join(_row(r) for r in rows) or '<tr><td colspan="9">No source files found.</td></tr>'
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Headwater sources</title>"
@@ -34,7 +35,42 @@ def render(rows: list[SourceRow]) -> str:
         f"<h2>Sources <small>{len(rows)}</small></h2>"
         "<table><thead><tr><th>Source</th><th>Connector → target</th><th>Schedule</th><th>Last run</th>"
         "<th>Read</th><th>Mapped</th><th>Quarantined</th><th>Loaded</th><th>Watermark / errors</th></tr></thead>"
-        f"<tbody>{body}</tbody></table></body></html>"
+        f"<tbody>{body}</tbody></table>{render_audiences(audiences or [])}</body></html>"
+    )
+
+
+def render_audiences(rows: list[AudienceRow]) -> str:
+    """The Audiences table: one row per audience and destination."""
+    if not rows:
+        return ""
+    body = ""
+    for row in rows:
+        if row.problems:
+            issues = "<br>".join(escape(p) for p in row.problems)
+            body += (f"<tr><td>{escape(row.dag_id)}<br><small>{escape(row.file)}</small></td>"
+                     f"<td colspan='7' class='problem'>invalid audience file (its DAG only fails with this):<br>{issues}</td></tr>")
+            continue
+        status = row.status or "never run"
+        colour = STATUS_COLOURS.get(status, "#9e9e9e")
+        sizes = " → ".join(f"{n:,}" for n in row.sizes[-8:])
+        signals = "" if row.adds is None else f"+{row.adds:,} / −{row.removes or 0:,} / ~{row.modifies or 0:,}"
+        sent = "" if row.sent is None else f"{row.sent:,} sent" + (f", {row.failed:,} rejected" if row.failed else "")
+        extra = ", ".join(x for x in (f"{row.invalid:,} invalid" if row.invalid else "",
+                                      f"{row.skipped:,} not supported" if row.skipped else "") if x)
+        body += (
+            f"<tr><td><a href='/dags/{escape(row.dag_id)}' target='_top'>{escape(row.dag_id)}</a></td>"
+            f"<td>{escape(row.destination)}<br><small>{escape(row.destination_type)}</small></td>"
+            f"<td><span class='badge' style='background:{colour}'>{escape(status)}</span>"
+            f"<br><small>{escape(row.ended_at or '')}</small></td>"
+            f"<td class='n'>{'' if row.members is None else f'{row.members:,}'}<br><small>{escape(sizes)}</small></td>"
+            f"<td>{escape(signals)}</td><td>{escape(sent)}<br><small>{escape(extra)}</small></td>"
+            f"<td class='problem'>{escape(row.last_error or '')}</td></tr>"
+        )
+    return (
+        f"<h2>Audiences <small>{len({r.dag_id for r in rows})}</small></h2>"
+        "<table><thead><tr><th>Audience</th><th>Destination</th><th>Last run</th><th>Members (recent runs)</th>"
+        "<th>Add / remove / modify</th><th>Delivered</th><th>Last error</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
     )
 
 
