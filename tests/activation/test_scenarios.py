@@ -185,3 +185,17 @@ def test_retried_deliver_task_sends_only_what_was_not_acknowledged(store, receiv
     assert (second["already_acknowledged"], second["sent"]["add"], second["error"]) == (2, 3, None)
     keys = receiver.keys()
     assert len(keys) == len(set(keys)) == 5
+
+
+def test_empty_audience_then_everyone_leaves(store, receiver) -> None:
+    aud = audience(GOLD)
+    load_people(store, [person(1, tier="silver")])
+    first = run_audience(store, aud, run_id="run1")  # nobody qualifies: nothing to send
+    assert first.members.num_rows == 0 and first.destinations["hook"].counts == {"remove": 0, "modify": 0, "add": 0}
+    load_people(store, [person(1, at=1)], run_id="r2")
+    run_audience(store, aud, run_id="run2")
+    load_people(store, [person(1, tier="silver", at=2)], run_id="r3")
+    last = run_audience(store, aud, run_id="run3")  # the only member leaves: the membership is empty again
+    assert last.members.num_rows == 0
+    assert receiver.by_op() == {"add": ["p1@example.com"], "remove": ["p1@example.com"]}
+    assert len(acknowledged(store, "vip", "hook")) == 0
