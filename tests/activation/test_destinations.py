@@ -93,6 +93,8 @@ def test_file_drop_local(store, tmp_path, fmt) -> None:
     _lifecycle(store, aud)
     files = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert len(files) == 2  # one per run that had something to send
+    assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o600}  # HEADWATER_UMASK 077 by default
+    assert folder.stat().st_mode & 0o777 == 0o700
     assert not [n for n in files if ".tmp-" in n]
     rows = _read_drop(files, fmt)
     assert sorted((r["op"], r["identity"], str(r["name"])) for r in rows) == [

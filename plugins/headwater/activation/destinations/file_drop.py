@@ -56,7 +56,11 @@ class FileDropHook(DestinationHook):
 
         fs, path = self._filesystem()
         if isinstance(fs, pafs.LocalFileSystem):
-            os.makedirs(path, exist_ok=True)
+            from pathlib import Path
+
+            from headwater import settings
+
+            settings.private_mkdir(Path(path))  # customer data: HEADWATER_UMASK, as the lake
         else:
             fs.get_file_info(path)  # reaches the store with the credentials; raises if it cannot
 
@@ -100,8 +104,11 @@ class FileDropHook(DestinationHook):
         import pyarrow.fs as pafs
 
         if isinstance(fs, pafs.LocalFileSystem):
+            from headwater import settings
+
             temp = f"{path}.tmp-{os.getpid()}"
-            with open(temp, "wb") as f:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, settings.file_mode())
+            with open(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
