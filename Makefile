@@ -27,7 +27,7 @@ help:
 	@echo "make install      create .venv from requirements.txt (+ editable headwater)"
 	@echo "make install-dev  install + requirements-dev.txt"
 	@echo "make lock         re-pin requirements.txt and requirements-dev.txt"
-	@echo "make lint         headwater lint on $(SOURCES_DIR) + ruff"
+	@echo "make lint         headwater lint on $(SOURCES_DIR), headwater audience lint, ruff"
 	@echo "make bench        run every bench/*.py"
 	@echo "make clean        remove .venv and caches (keeps local state)"
 	@echo "make clean-state  remove the local Airflow home (.airflow/) and Headwater home (.headwater/)"
@@ -74,6 +74,7 @@ test: install-dev
 
 lint: install-dev
 	$(VENV)/bin/headwater lint $(wildcard $(SOURCES_DIR)/*.yaml)
+	$(VENV)/bin/headwater audience lint
 	$(VENV)/bin/ruff check plugins tests dags bench
 
 bench: install

@@ -24,18 +24,27 @@ DAG_FILE = REPO / "dags" / "headwater_sources.py"
 STAGES = ["connect", "select", "map", "validate", "load", "monitor"]
 
 
-def _bag(sources: Path, monkeypatch) -> DagBag:
+def _bag(sources: Path, monkeypatch, audiences: Path | None = None) -> DagBag:
     monkeypatch.setenv("HEADWATER_SOURCES_DIR", str(sources))
+    # audiences only where a test asks for them: the shipped ones depend on the shipped sources
+    monkeypatch.setenv("HEADWATER_AUDIENCES_DIR", str(audiences or sources / "no-audiences"))
     for name in [m for m in sys.modules if m == "headwater_sources" or m.startswith("unusual_prefix")]:
         del sys.modules[name]
     return DagBag(dag_folder=str(DAG_FILE))
 
 
 def test_every_shipped_source_becomes_a_dag(monkeypatch) -> None:
-    bag = _bag(REPO / "include" / "sources", monkeypatch)
+    bag = _bag(REPO / "include" / "sources", monkeypatch, REPO / "include" / "audiences")
     assert bag.import_errors == {}
-    assert set(bag.dags) == {p.stem for p in (REPO / "include" / "sources").glob("*.yaml")}
-    for dag in bag.dags.values():
+    audiences = {f"audience_{p.stem}" for p in (REPO / "include" / "audiences").glob("*.yaml")}
+    assert audiences
+    assert set(bag.dags) == {p.stem for p in (REPO / "include" / "sources").glob("*.yaml")} | audiences
+    for dag_id in audiences:
+        dag = bag.dags[dag_id]
+        assert [t.task_id for t in dag.topological_sort()] == ["connect", "select", "map", "validate", "deliver", "monitor"]
+        assert dag.get_task("monitor").trigger_rule == "all_done"
+        assert "headwater:invalid" not in dag.tags
+    for dag in (d for d in bag.dags.values() if d.dag_id not in audiences):
         assert [t.task_id for t in dag.topological_sort()] == STAGES
         assert dag.get_task("monitor").trigger_rule == "all_done"
         assert dag.max_active_runs == 1

@@ -227,3 +227,32 @@ def test_run_chart_scales_bars_and_duration() -> None:
     # plot height 120-12-28 = 80: r1 (oldest, left) is the tallest bar, r2 half of it
     assert "class='loaded' x=" in svg and "height='80.0'" in svg and "height='40.0'" in svg
     assert svg.index("r1: success") < svg.index("r2: success")
+
+
+def test_page_lists_audiences_with_their_runs(client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+    from airflow.api_fastapi.core_api.security import get_user
+
+    from headwater.activation.members import record_run
+    from headwater.store import db
+    from headwater.ui.app import app
+
+    http, user = client
+    app.dependency_overrides[get_user] = lambda: user
+    folder = tmp_path / "audiences"
+    folder.mkdir()
+    hook = {"name": "hook", "type": "webhook", "conn_id": "c"}
+    (folder / "vip.yaml").write_text(yaml.safe_dump({"condition": "marketing_opt_in", "destinations": [hook]}))
+    (folder / "bad.yaml").write_text(yaml.safe_dump({"condition": "x =", "destinations": [hook]}))
+    monkeypatch.setenv("HEADWATER_AUDIENCES_DIR", str(folder))
+    engine = db.get_engine()
+    for n, (members, error) in enumerate([(10, None), (12, "hook: HTTP 503")]):
+        record_run(engine, {"audience": "vip", "run_id": f"r{n}", "destination": "hook", "status": "failed" if error else "success",
+                            "members": members, "adds": 2, "removes": 1, "modifies": 0, "sent": 3 - n, "failed": 0,
+                            "invalid": 0, "skipped": 0, "last_error": error, "ended_at": datetime(2026, 11, 1, n, tzinfo=UTC)})
+    data = {row["dag_id"]: row for row in http.get("/api/audiences").json()}
+    assert data["audience_vip"]["sizes"] == [10, 12]
+    assert (data["audience_vip"]["status"], data["audience_vip"]["sent"], data["audience_vip"]["last_error"]) == ("failed", 2, "hook: HTTP 503")
+    assert data["audience_bad"]["problems"] == ["condition: invalid expression: expected a value at position 3, found end of expression"]
+    page = http.get("/sources").text
+    assert "Audiences" in page and "10 → 12" in page and "hook: HTTP 503" in page and "invalid audience file" in page

@@ -21,9 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     lint.set_defaults(run=_lint)
 
-    schema = commands.add_parser("schema", help="write the JSON Schema of source files")
+    schema = commands.add_parser("schema", help="write the JSON Schemas of source and audience files")
     schema.add_argument("--check", action="store_true", help="fail if the committed schema is out of date")
-    schema.add_argument("--stdout", action="store_true", help="print instead of writing schema/source.schema.json")
+    schema.add_argument("--stdout", action="store_true", help="print instead of writing schema/*.schema.json")
     schema.set_defaults(run=_schema)
 
     for name in COMMANDS:
@@ -77,22 +77,23 @@ def _lint(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from headwater.config.json_schema import SCHEMA_PATH, render
+    from headwater.config.json_schema import AUDIENCE_SCHEMA_PATH, SCHEMA_PATH, render, render_audience
 
-    text = render()
-    if args.stdout:
-        sys.stdout.write(text)
-        return 0
-    if args.check:
-        current = SCHEMA_PATH.read_text() if SCHEMA_PATH.exists() else ""
-        if current != text:
-            print(f"{SCHEMA_PATH} is out of date: run `headwater schema`", file=sys.stderr)
-            return 1
-        return 0
-    SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
-    SCHEMA_PATH.write_text(text)
-    print(f"wrote {SCHEMA_PATH}")
-    return 0
+    status = 0
+    for path, text in ((SCHEMA_PATH, render()), (AUDIENCE_SCHEMA_PATH, render_audience())):
+        if args.stdout:
+            sys.stdout.write(text)
+            continue
+        if args.check:
+            current = path.read_text() if path.exists() else ""
+            if current != text:
+                print(f"{path} is out of date: run `headwater schema`", file=sys.stderr)
+                status = 1
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path}")
+    return status
 
 
 if __name__ == "__main__":

@@ -136,6 +136,13 @@ def build_all(directory: Path | None = None) -> dict[str, DAG]:
                 dags[holder.dag_id] = build_placeholder(holder)
             except Exception:  # never let a placeholder take the others down; the Sources page still shows it
                 log.exception("cannot build the placeholder DAG of %s", ", ".join(holder.files))
+        try:  # audiences (include/audiences/): their own files, never able to take the sources down
+            from headwater.activation.dags import build_audiences
+
+            tables = {source.dag_id: source.lake_table for source in loaded.sources}
+            dags.update(build_audiences(tables, set(dags)))
+        except Exception:
+            log.exception("cannot build the audience DAGs")
     finally:
         if collecting:
             gc.enable()
@@ -160,7 +167,7 @@ class InvalidSourceFile(BaseOperator):
         raise AirflowFailException(self.message)
 
 
-def build_placeholder(holder: Placeholder) -> DAG:
+def build_placeholder(holder: Placeholder, kind: str = "source") -> DAG:
     """A DAG under the id the invalid file(s) would have had, whose only task fails with the issues.
 
     It keeps the file's schedule when that section alone is valid (a scheduled source that breaks
@@ -169,11 +176,11 @@ def build_placeholder(holder: Placeholder) -> DAG:
     """
     count = len(holder.issues)
     files = ", ".join(holder.files)
-    message = format_errors({files: holder.issues})
+    message = format_errors({files: holder.issues}, kind)
     schedule = holder.schedule
     dag = DAG(
         dag_id=holder.dag_id,
-        description=f"invalid source file {holder.issues[0]}"[:500] + (f" (+{count - 1} more)" if count > 1 else ""),
+        description=f"invalid {kind} file {holder.issues[0]}"[:500] + (f" (+{count - 1} more)" if count > 1 else ""),
         schedule=_timetable(schedule) if schedule else None,
         start_date=_utc(schedule.start_date) if schedule else datetime(2024, 1, 1, tzinfo=UTC),
         end_date=_utc(schedule.end_date) if schedule and schedule.end_date else None,
@@ -182,16 +189,16 @@ def build_placeholder(holder: Placeholder) -> DAG:
         is_paused_upon_creation=schedule.paused if schedule else True,
         tags=["headwater", INVALID_TAG],
         default_args={"owner": "headwater", "retries": 0},
-        doc_md="**Invalid source file** — this DAG only reports the problems; fix the file and it becomes "
-        f"the source's DAG again.\n\n```\n{message}\n```\n",
+        doc_md=f"**Invalid {kind} file** — this DAG only reports the problems; fix the file and it becomes "
+        f"the {kind}'s DAG again.\n\n```\n{message}\n```\n",
     )
-    InvalidSourceFile(task_id="invalid_source_file", message=message, dag=dag)
+    InvalidSourceFile(task_id=f"invalid_{kind}_file", message=message, dag=dag)
     return dag
 
 
-def format_errors(errors: dict[str, list[ConfigIssue]]) -> str:
+def format_errors(errors: dict[str, list[ConfigIssue]], kind: str = "source") -> str:
     count = sum(len(issues) for issues in errors.values())
-    lines = [f"{len(errors)} source file(s) are invalid ({count} issue(s)); their DAGs were not built:"]
+    lines = [f"{len(errors)} {kind} file(s) are invalid ({count} issue(s)); their DAGs were not built:"]
     for issues in errors.values():
         lines += [f"  {issue}" for issue in issues]
     return "\n".join(lines)

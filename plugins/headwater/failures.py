@@ -164,6 +164,9 @@ def _headwater(exc: BaseException) -> str | None:
     status = getattr(exc, "status", None)
     if isinstance(status, int):
         return _http(status)
+    # e.g. activation's DeliveryFailed: the destination said whether waiting can help
+    if isinstance(getattr(exc, "transient", None), bool):
+        return TRANSIENT if exc.transient else PERMANENT
     # Our messages say what to fix, but one that wraps a dropped connection is not the user's to fix.
     return TRANSIENT if cause == TRANSIENT else PERMANENT
 

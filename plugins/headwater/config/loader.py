@@ -237,6 +237,11 @@ def _source_from(path: Path, data: dict, check: bool) -> Source:
     return source
 
 
+def read_yaml(path: Path) -> dict:
+    """A YAML file as a mapping, bounded and safely loaded; ConfigError with the location otherwise."""
+    return _read_yaml(path)
+
+
 def _read_yaml(path: Path) -> dict:
     file = str(path)
     try:
@@ -277,13 +282,14 @@ def format_loc(parts: typing.Iterable[str | int]) -> str:
     return out
 
 
-def _issue(file: str, err: dict, data: object) -> ConfigIssue:
+def _issue(file: str, err: dict, data: object, root: type[BaseModel] | None = None) -> ConfigIssue:
+    """A pydantic error as a located issue; `root` is the file's model (default: the source file)."""
     loc = _strip_tags(err["loc"], data)
     kind = err["type"]
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
         key = loc[-1]
-        valid = _valid_keys(loc[:-1], data)
+        valid = _valid_keys(loc[:-1], data, root)
         message = f"unknown key {key!r}"
         close = difflib.get_close_matches(str(key), valid, n=1)
         if close:
@@ -298,7 +304,7 @@ def _issue(file: str, err: dict, data: object) -> ConfigIssue:
         message = f"unknown type {ctx.get('tag')!r}; valid types: {ctx.get('expected_tags')}"
         loc = (*loc, "type")
     elif kind == "union_tag_not_found":
-        message = f"'type' is missing; valid types: {_tags_of(loc, data)}"
+        message = f"'type' is missing; valid types: {_tags_of(loc, data, root)}"
     elif kind in ("value_error", "assertion_error"):
         message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if isinstance(ctx.get("error"), FieldProblem):
@@ -329,16 +335,16 @@ def _strip_tags(loc: tuple, data: object) -> tuple:
     return tuple(out)
 
 
-def _valid_keys(loc: tuple, data: object) -> list[str]:
-    model = _model_at(loc, data)
+def _valid_keys(loc: tuple, data: object, root: type[BaseModel] | None = None) -> list[str]:
+    model = _model_at(loc, data, root)
     if model is None:
         return []
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
-def _model_at(loc: tuple, data: object) -> type[BaseModel] | None:
+def _model_at(loc: tuple, data: object, root: type[BaseModel] | None = None) -> type[BaseModel] | None:
     """Follow a location through the model classes (and the data, for tagged unions)."""
-    annotation: object = SourceConfig
+    annotation: object = root or SourceConfig
     node = data
     for part in (*loc, None):
         model = _resolve(annotation, node)
@@ -373,7 +379,11 @@ def _resolve(annotation: object, node: object) -> type[BaseModel] | None:
     return None
 
 
-def _tags_of(loc: tuple, data: object) -> str:
-    from headwater.connectors.registry import REGISTRY
-
-    return ", ".join(repr(t) for t in REGISTRY) if loc and loc[0] == "connector" else "see the schema"
+def _tags_of(loc: tuple, data: object, root: type[BaseModel] | None = None) -> str:
+    if root is None and loc and loc[0] == "connector":
+        from headwater.connectors.registry import REGISTRY
+    elif root is not None and loc and loc[0] == "destinations":
+        from headwater.activation.destinations.registry import REGISTRY
+    else:
+        return "see the schema"
+    return ", ".join(repr(t) for t in REGISTRY)

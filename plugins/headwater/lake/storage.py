@@ -43,13 +43,16 @@ def join(base: str, *parts: str) -> str:
     return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
 
 
-def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    """pyarrow filesystem and the path inside it for a lake location (local path or URI)."""
+def filesystem(uri: str, options: dict[str, str] | None = None) -> tuple[pafs.FileSystem, str]:
+    """pyarrow filesystem and the path inside it for a lake location (local path or URI).
+
+    `options`: object-storage options (`lake.credentials`) of another connection than the lake's.
+    """
     import pyarrow.fs as pafs
 
     if not is_remote(uri):
         return pafs.LocalFileSystem(), uri
-    options = connection_options()
+    options = connection_options() if options is None else options
     if not options:
         # No connection: pyarrow finds credentials the usual way (environment, instance metadata).
         return pafs.FileSystem.from_uri(uri)

@@ -44,6 +44,16 @@ def _filters(status: str, connector: str, owner: str, tag: str, freshness: str) 
     return {"status": status, "connector": connector, "owner": owner, "tag": tag, "freshness": freshness}
 
 
+def _visible_audiences(user):
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+    from headwater.ui.audiences import audience_rows
+
+    manager = get_auth_manager()
+    return [r for r in audience_rows() if manager.is_authorized_dag(method="GET", user=user, details=DagDetails(id=r.dag_id))]
+
+
 @app.get("/sources", response_class=HTMLResponse)
 def sources_page(
     user: GetUserDep, status: str = "", connector: str = "", owner: str = "", tag: str = "", freshness: str = ""
@@ -53,7 +63,12 @@ def sources_page(
 
     rows = _visible_rows(user)
     chosen = _filters(status, connector, owner, tag, freshness)
-    return render(rows, shown=filter_rows(rows, **chosen), filters=chosen)
+    return render(rows, shown=filter_rows(rows, **chosen), filters=chosen, audiences=_visible_audiences(user))
+
+
+@app.get("/api/audiences")
+def audiences_json(user: GetUserDep) -> list[dict]:
+    return [row.as_dict() for row in _visible_audiences(user)]
 
 
 @app.get("/api/sources")

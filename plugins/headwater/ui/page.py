@@ -8,6 +8,7 @@ from html import escape
 from urllib.parse import quote, urlencode
 
 from headwater.freshness import format_age
+from headwater.ui.audiences import AudienceRow
 from headwater.ui.sources import SourceDetail, SourceRow
 
 STATUS_COLOURS = {
@@ -45,6 +46,41 @@ def _page(title: str, body: str) -> str:
     )
 
 
+def render_audiences(rows: list[AudienceRow]) -> str:
+    """The Audiences table: one row per audience and destination."""
+    if not rows:
+        return ""
+    body = ""
+    for row in rows:
+        if row.problems:
+            issues = "<br>".join(escape(p) for p in row.problems)
+            body += (f"<tr><td>{escape(row.dag_id)}<br><small>{escape(row.file)}</small></td>"
+                     f"<td colspan='7' class='problem'>invalid audience file (its DAG only fails with this):<br>{issues}</td></tr>")
+            continue
+        status = row.status or "never run"
+        colour = STATUS_COLOURS.get(status, "#9e9e9e")
+        sizes = " → ".join(f"{n:,}" for n in row.sizes[-8:])
+        signals = "" if row.adds is None else f"+{row.adds:,} / −{row.removes or 0:,} / ~{row.modifies or 0:,}"
+        sent = "" if row.sent is None else f"{row.sent:,} sent" + (f", {row.failed:,} rejected" if row.failed else "")
+        extra = ", ".join(x for x in (f"{row.invalid:,} invalid" if row.invalid else "",
+                                      f"{row.skipped:,} not supported" if row.skipped else "") if x)
+        body += (
+            f"<tr><td><a href='/dags/{escape(row.dag_id)}' target='_top'>{escape(row.dag_id)}</a></td>"
+            f"<td>{escape(row.destination)}<br><small>{escape(row.destination_type)}</small></td>"
+            f"<td><span class='badge' style='background:{colour}'>{escape(status)}</span>"
+            f"<br><small>{escape(row.ended_at or '')}</small></td>"
+            f"<td class='n'>{'' if row.members is None else f'{row.members:,}'}<br><small>{escape(sizes)}</small></td>"
+            f"<td>{escape(signals)}</td><td>{escape(sent)}<br><small>{escape(extra)}</small></td>"
+            f"<td class='problem'>{escape(row.last_error or '')}</td></tr>"
+        )
+    return (
+        f"<h2>Audiences <small>{len({r.dag_id for r in rows})}</small></h2>"
+        "<table><thead><tr><th>Audience</th><th>Destination</th><th>Last run</th><th>Members (recent runs)</th>"
+        "<th>Add / remove / modify</th><th>Delivered</th><th>Last error</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
 def _badge(text: str, colour: str) -> str:
     return f"<span class='badge' style='background:{colour}'>{escape(text)}</span>"
 
@@ -74,8 +110,15 @@ def _td(seconds: float):
 # --- overview ------------------------------------------------------------------------------------
 
 
-def render(rows: list[SourceRow], *, shown: list[SourceRow] | None = None, filters: dict[str, str] | None = None) -> str:
-    """The overview: `rows` are all sources (for the filter choices), `shown` those matching `filters`."""
+def render(
+    rows: list[SourceRow],
+    *,
+    shown: list[SourceRow] | None = None,
+    filters: dict[str, str] | None = None,
+    audiences: list[AudienceRow] | None = None,
+) -> str:
+    """The overview: `rows` are all sources (for the filter choices), `shown` those matching
+    `filters`; then the audiences with their destinations."""
     shown = rows if shown is None else shown
     filters = filters or {}
     body = "".join(_row(r) for r in shown) or '<tr><td colspan="12">No source matches.</td></tr>'
@@ -86,7 +129,7 @@ def render(rows: list[SourceRow], *, shown: list[SourceRow] | None = None, filte
         + "<table id='sources'><thead><tr><th>Source</th><th>Connector → target</th><th>Schedule / next run</th>"
         "<th>Freshness</th><th>Last run</th><th>Read</th><th>Mapped</th><th>Quarantined</th><th>Loaded</th><th>API calls</th>"
         "<th>Last successful load</th><th>Watermark / errors</th></tr></thead>"
-        f"<tbody>{body}</tbody></table>",
+        f"<tbody>{body}</tbody></table>" + render_audiences(audiences or []),
     )
 
 
