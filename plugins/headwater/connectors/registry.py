@@ -17,6 +17,7 @@ from headwater.errors import HeadwaterError
 from .models import (
     AzureBlobConnector,
     GcsConnector,
+    HttpInletConnector,
     LocalFilesConnector,
     MySqlConnector,
     PostgresConnector,
@@ -55,6 +56,9 @@ REGISTRY: dict[str, ConnectorSpec] = {
         PostgresConnector, "headwater.connectors.postgres:PostgresSourceHook", "PostgreSQL"
     ),
     "mysql": ConnectorSpec(MySqlConnector, "headwater.connectors.mysql:MySqlSourceHook", "MySQL / MariaDB"),
+    "http_inlet": ConnectorSpec(
+        HttpInletConnector, "headwater.connectors.http_inlet:HttpInletHook", "HTTP inlet (Segment spec)"
+    ),
 }
 
 
@@ -72,6 +76,12 @@ def load_hook(spec: ConnectorSpec) -> type[SourceReader]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def make_hook(config: StrictModel, **kwargs) -> SourceReader:
-    """The hook for a validated `connector:` section: `make_hook(source.connector).read(state)`."""
+def make_hook(config: StrictModel, *, source_name: str | None = None, **kwargs) -> SourceReader:
+    """The hook for a validated `connector:` section: `make_hook(source.connector).read(state)`.
+
+    `source_name` reaches only the hooks that read per source (http_inlet: its consumer name);
+    the others pass their keyword arguments on to provider hooks.
+    """
+    if config.type == "http_inlet":  # type: ignore[attr-defined]
+        kwargs["source_name"] = source_name
     return load_hook(get_spec(config.type))(config=config, **kwargs)  # type: ignore[attr-defined]

@@ -31,6 +31,6 @@ class ConnectOperator(StageOperator):
         from headwater.connectors.registry import make_hook
 
         started = datetime.now(UTC)
-        description = make_hook(self.connector).check()
+        description = make_hook(self.connector, source_name=self.source_name).check()
         self.log.info("%s", description)
         return {"checked": description, "started_at": started.isoformat()}

@@ -63,7 +63,7 @@ class SelectOperator(StageOperator):
         engine = db.get_engine()
         snapshot = state.begin_read(engine, self.source_name)
         state_before = snapshot.state
-        hook = make_hook(self.connector)
+        hook = make_hook(self.connector, source_name=self.source_name)
         staging = self.staging(context)
         for stage in ("select", "select-quarantine"):
             staging.reset(stage)

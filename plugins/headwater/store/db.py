@@ -119,6 +119,7 @@ def _create_engine(url: URL) -> Engine:
 
 def create_all(engine: Engine) -> None:
     """Create the `hw_` tables that are missing (idempotent)."""
+    from headwater.inlet import keys  # noqa: F401  (registers the inlet's tables)
     from headwater.store import profiles, runs, state  # noqa: F401  (registers their tables)
 
     try:
