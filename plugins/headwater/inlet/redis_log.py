@@ -3,8 +3,8 @@
 The inlet `XADD`s a request's events in one pipeline and answers once Redis has them (how durable
 that is follows the server's persistence: `appendonly yes` + `appendfsync always` for an fsync
 per write, see docs/streaming.md). Each consuming source is a consumer group named after it.
-`read` first reclaims every pending entry of the group (`XAUTOCLAIM`: a worker that died left
-them), acknowledges those at or before the committed position (their load committed but the run
+`read` first reclaims every pending entry of the group (`XPENDING` + `XCLAIM`: a worker that died
+left them), acknowledges those at or before the committed position (their load committed but the run
 ended before `release`), replays the rest in id order and then takes new entries (`XREADGROUP >`)
 up to the limit. `release` (`XACK`) runs only after the lake and the profile store committed.
 """
@@ -89,12 +89,16 @@ class RedisLog(EventLog):
         return ReadResult(events, {"last_id": last} if last else {}, notes)
 
     def _reclaim(self, key: str, group: str) -> None:
-        start = "0-0"
+        """Take over the pending entries of other consumers of the group (a worker that died)."""
+        low = "-"
         while True:
-            answer = self.client.xautoclaim(key, group, CONSUMER, min_idle_time=0, start_id=start, count=_PAGE, justid=True)
-            start = answer[0].decode() if isinstance(answer[0], bytes) else answer[0]
-            if start == "0-0":
+            pending = self.client.xpending_range(key, group, min=low, max="+", count=_PAGE)
+            if not pending:
                 return
+            theirs = [p["message_id"] for p in pending if p["consumer"].decode() != CONSUMER]
+            if theirs:
+                self.client.xclaim(key, group, CONSUMER, min_idle_time=0, message_ids=theirs, justid=True)
+            low = "(" + pending[-1]["message_id"].decode()
 
     def _ack_through(self, key: str, group: str, last_id: str) -> None:
         while True:
