@@ -81,7 +81,7 @@ def test_a_run_that_crashed_before_its_commit_is_replayed_once(inlet_env) -> Non
     code = (
         "from headwater.config.loader import load_source; from headwater.dag_builder import build_dag; "
         "from tests.pipeline.harness import run_pipeline; import sys; "
-        f"run_pipeline(build_dag(load_source(sys.argv[1])), 'run-crashed')"
+        "run_pipeline(build_dag(load_source(sys.argv[1])), 'run-crashed')"
     )
     crashed = subprocess.run(
         [sys.executable, "-c", code, str(inlet_env.sources / "demo_web_events.yaml")],

@@ -27,7 +27,15 @@ from starlette.concurrency import run_in_threadpool
 
 from headwater.inlet import keys as keystore
 from headwater.inlet.log import EventLog, LogFull
-from headwater.inlet.spec import CALLS, MAX_BATCH_BYTES, MAX_EVENT_BYTES, BadRequest, events_of, parse_body, utc_now
+from headwater.inlet.spec import (
+    CALLS,
+    MAX_BATCH_BYTES,
+    MAX_EVENT_BYTES,
+    BadRequest,
+    events_of,
+    parse_body,
+    utc_now,
+)
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 FLUSH_SECONDS = 5.0
