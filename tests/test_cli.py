@@ -19,7 +19,7 @@ INVALID = REPO / "tests" / "config" / "invalid_sources"
 
 def test_lint_passes_on_shipped_sources(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lint", *map(str, sorted((REPO / "include" / "sources").glob("*.yaml")))]) == 0
-    assert "5 file(s) checked, 0 invalid, 0 issue(s)" in capsys.readouterr().err
+    assert "7 file(s) checked, 0 invalid, 0 issue(s)" in capsys.readouterr().err
 
 
 def test_lint_prints_every_issue_with_its_location(capsys: pytest.CaptureFixture[str]) -> None:
@@ -60,7 +60,7 @@ def test_status_lists_every_source_as_the_sources_page_does(tmp_path: Path, monk
     out = capsys.readouterr().out
     for name in ("demo_crm_contacts", "demo_loyalty_members", "example_mysql_orders"):
         assert name in out  # never run, still listed
-    assert out.count("never run") == 5
+    assert out.count("never run") == 7
     engine = db.get_engine()
     start = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
     failure = "connect: could not reach 127.0.0.1:5432 (connection refused)"
@@ -73,7 +73,7 @@ def test_status_lists_every_source_as_the_sources_page_does(tmp_path: Path, monk
     assert failure in out  # the message, as on the Sources page; not just "top errors -"
     assert failure in render(source_rows())
     assert "58" in out and "old" not in out  # only the latest run per source
-    assert out.count("never run") == 3
+    assert out.count("never run") == 5
     assert "retired_source" in out and "(no source file)" in out
     db.reset_engines()
 
@@ -91,7 +91,7 @@ def test_lint_walks_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert f"{folder / 'typo_key.yml'}: connector.cursr: unknown key 'cursr'" in out
     assert "3 file(s) checked, 2 invalid, 2 issue(s)" in err
     assert main(["lint", str(REPO / "include" / "sources")]) == 0
-    assert "5 file(s) checked, 0 invalid" in capsys.readouterr().err
+    assert "7 file(s) checked, 0 invalid" in capsys.readouterr().err
     assert main(["lint", str(tmp_path / "missing"), str(folder / "good.yaml")]) == 1
     out, err = capsys.readouterr()
     assert f"{tmp_path / 'missing'}: no such file or folder" in out

@@ -5,6 +5,7 @@ the same messageId) are dropped; a crashed run is replayed without doubling rows
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -99,3 +100,28 @@ def test_a_run_that_crashed_before_its_commit_is_replayed_once(inlet_env) -> Non
     assert not replay.failures, replay.failures
     ids = [r["event_id"] for r in _lake_rows("web_events")]
     assert sorted(ids) == sorted([f"m{i}" for i in range(50)] + ["late"])
+
+
+def test_status_shows_the_stream_of_a_streaming_source(segments_env, capsys) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from headwater.cli import main
+    from headwater.inlet import keys
+    from headwater.store import db
+
+    key = segments_env.key("demo_web")
+    inlet = segments_env.inlet().start()
+    try:
+        _send(inlet, key, [{"type": "track", "userId": "u", "event": "E"}] * 4)
+    finally:
+        inlet.stop()  # flushes its per-minute counts to the store
+    # the counts of a whole previous minute, as an inlet writes them
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    counts = keys.recent_counts(db.get_engine(), "demo_web")
+    assert counts and counts[0][0] == minute and counts[0][1] == 4
+    keys.add_counts(db.get_engine(), {("demo_web", minute - timedelta(minutes=1)): (120, 3)})
+    keys.add_counts(db.get_engine(), {("demo_web", minute - timedelta(minutes=1)): (5, 0)})  # a second inlet adds
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"12[59] accepted / 3 rejected per min", out)  # 129: the 4 above, when the minute turned meanwhile
+    assert "backlog 4, lag" in out

@@ -83,7 +83,7 @@ def render(rows: list):
             count(row.rows_mapped),
             count(row.rows_quarantined),
             count(row.rows_loaded),
-            escape(row.watermark or "-"),
+            escape(row.watermark or "-") + (f"\nstream: {escape(row.stream)}" if row.stream else ""),
             escape(_codes(row.errors_by_code)),
             escape(" ".join(x for x in (NO_FILE if row.file == NO_FILE else "", row.run_problem()) if x)),
         )

@@ -50,7 +50,8 @@ def _row(row: SourceRow) -> str:
     when = f"<br><small>{escape(row.started_at or '')} · {row.duration_s or 0:.0f}s</small>" if row.started_at else ""
     errors = ", ".join(f"{escape(str(k))}: {v}" for k, v in (row.errors_by_code or {}).items())
     detail = "<br>".join(
-        x for x in (escape(row.watermark or ""), f"<small>{errors}</small>" if errors else "",
+        x for x in (escape(row.watermark or ""), f"<small>stream: {escape(row.stream)}</small>" if row.stream else "",
+                    f"<small>{errors}</small>" if errors else "",
                     f"<span class='problem'>{escape(row.run_problem() or '')}</span>" if row.run_problem() else "") if x
     )
     return (

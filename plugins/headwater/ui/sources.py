@@ -27,6 +27,8 @@ class SourceRow:
     watermark: str | None = None
     errors_by_code: dict | None = None
     error_summary: str | None = None
+    # streaming sources: accepted/rejected per minute, backlog and lag (inlet/status.py)
+    stream: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -50,8 +52,9 @@ def source_rows() -> list[SourceRow]:
             connector=s.config.connector.type,
             target=s.config.mapping.target,
             lake_table=s.lake_table,
-            schedule=_schedule(s.config.schedule),
+            schedule=schedule_text(s),
             problems=[],
+            stream=_stream(s),
         )
         for s in loaded.sources
     ]
@@ -81,6 +84,16 @@ def add_run(row: SourceRow, record) -> SourceRow:
     return row
 
 
+def _stream(source) -> str | None:
+    """A streaming source's inlet figures in one line; None for batch sources."""
+    connector = source.config.connector
+    if connector.type != "http_inlet":
+        return None
+    from headwater.inlet.status import stream_status
+
+    return stream_status(source.dag_id, connector.stream_name(source.dag_id)).describe()
+
+
 def _schedule(schedule) -> str:
     if schedule.cron:
         return schedule.cron
@@ -89,3 +102,11 @@ def _schedule(schedule) -> str:
     if schedule.assets:
         return "on " + ", ".join(schedule.assets)
     return "manual"
+
+
+def schedule_text(source) -> str:
+    """The schedule as people read it; a streaming source runs on its inlet trigger first."""
+    if source.config.connector.type == "http_inlet":
+        fallback = _schedule(source.config.schedule)
+        return f"on inlet events (fallback: {fallback if fallback != 'manual' else 'every 600s'})"
+    return _schedule(source.config.schedule)
