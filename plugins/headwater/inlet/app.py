@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import logging
 import math
 import threading
 import time
@@ -32,6 +33,7 @@ from headwater.inlet.spec import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
     BadRequest,
+    encoded,
     events_of,
     parse_body,
     utc_now,
@@ -186,10 +188,13 @@ def create_app(log: EventLog, engine, *, sources: Sources | None = None) -> Fast
         if info is None:
             return reject(401, "invalid_write_key", "unknown, expired or revoked write key")
         try:
-            events = events_of(body, call, utc_now())
+            events = encoded(events_of(body, call, utc_now()), call)
         except BadRequest as exc:
             count = len(body["batch"]) if call == "batch" and isinstance(body.get("batch"), list) else 1
             return reject(400, exc.code, str(exc), source=info.source, events=max(count, 1))
+        except Exception:  # a body our checks did not foresee: still the client's 400, never a 500
+            logging.getLogger(__name__).exception("unexpected error while reading a /v1/%s body", call)
+            return reject(400, "unprocessable", "the inlet could not read this body (the error is in its log)", source=info.source)
         config = sources.get(info.source)
         if config is None:
             return reject(401, "invalid_write_key", f"source {info.source!r} is not a streaming source (http_inlet)", source=info.source, events=len(events))
@@ -252,8 +257,6 @@ async def _flush(engine, metrics: Metrics) -> None:
         try:
             await run_in_threadpool(keystore.add_counts, engine, counts)
         except Exception:  # counts for the status page only: never let them stop the inlet
-            import logging
-
             logging.getLogger(__name__).exception("cannot write the inlet's per-minute counts")
 
 

@@ -51,7 +51,8 @@ class EventLog:
 
     name = "?"
 
-    def append(self, stream: str, events: list[dict]) -> None:
+    def append(self, stream: str, events: list[dict] | list[bytes]) -> None:
+        """Log `events` (dicts, or their JSON bytes); return only once they are durable."""
         raise NotImplementedError
 
     def read(self, stream: str, consumer: str, position: dict | None, limit: int) -> ReadResult:
@@ -67,7 +68,10 @@ class EventLog:
         pass
 
 
-def encode(event: dict) -> bytes:
+def encode(event: dict | bytes) -> bytes:
+    """An event as the log keeps it: JSON bytes (the inlet passes them already encoded)."""
+    if isinstance(event, bytes):
+        return event
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
 
 

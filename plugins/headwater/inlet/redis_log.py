@@ -35,7 +35,7 @@ class RedisLog(EventLog):
         self.client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self._lengths: dict[str, tuple[float, int]] = {}
 
-    def append(self, stream: str, events: list[dict]) -> None:
+    def append(self, stream: str, events: list[dict] | list[bytes]) -> None:
         key = stream_key(stream)
         if self._length(key) + len(events) > settings.inlet_redis_max_events():
             raise LogFull(f"the Redis stream of {stream!r} is full")

@@ -123,7 +123,7 @@ class SegmentLog(EventLog):
 
     # --- writer -----------------------------------------------------------------------------
 
-    def append(self, stream: str, events: list[dict]) -> None:
+    def append(self, stream: str, events: list[dict] | list[bytes]) -> None:
         data = b"".join(_frame(encode(e)) for e in events)
         if self._stream_bytes(stream) + len(data) > settings.inlet_log_max_bytes():
             raise LogFull(f"the log of stream {stream!r} is full")
