@@ -22,8 +22,8 @@ SHIPPED = HERE.parents[1] / "include" / "sources"
 
 # (fixture file, location inside the file, exact message)
 CASES = [
-    pytest.param("unknown_connector_type", "connector.type", "unknown type 'oracle'; valid types: 'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql'", id="unknown_connector_type"),
-    pytest.param("missing_type", "connector", "'type' is missing; valid types: 'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql'", id="missing_type"),
+    pytest.param("unknown_connector_type", "connector.type", "unknown type 'oracle'; valid types: 'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql', 'http_inlet'", id="unknown_connector_type"),
+    pytest.param("missing_type", "connector", "'type' is missing; valid types: 'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql', 'http_inlet'", id="missing_type"),
     pytest.param("typo_key", "connector.cursr", "unknown key 'cursr'; did you mean 'cursor'?", id="typo_key"),
     pytest.param("unknown_top_key", "schedul", "unknown key 'schedul'; did you mean 'schedule'?", id="unknown_top_key"),
     pytest.param("cursor_not_selected", "connector.cursor", "cursor column 'modified' is not selected; add it to connector.columns", id="cursor_not_selected"),

@@ -60,15 +60,16 @@ class HttpInletHook(SourceReader):
         return self.config.stream_name(self.source_name), self.source_name
 
     def check(self) -> str:
-        from headwater.inlet.log import open_log
+        from headwater import settings
+        from headwater.inlet.status import backlog
 
         stream, consumer = self._names()
-        log = open_log()
-        try:
-            backlog = log.backlog(stream, consumer, None)
-        finally:
-            log.close()
-        return f"inlet stream {stream!r} ({log.name} log): {backlog.events} event(s) logged and not yet read"
+        pending = backlog(consumer, stream)  # from the committed position
+        lag = pending.lag_seconds()
+        return (
+            f"inlet stream {stream!r} ({settings.inlet_log_backend()} log): {pending.events} event(s) waiting"
+            + (f", the oldest {lag:.0f}s old" if lag is not None else "")
+        )
 
     def read(self, state: dict | None) -> Iterator[Chunk]:
         import pyarrow as pa
