@@ -53,3 +53,21 @@ def test_streaming_dag_serializes_as_the_dag_processor_stores_it(segments_env) -
     data = DagSerialization.to_dict(segments_env.dag("demo_web"))
     text = str(data)
     assert "headwater.inlet.trigger.InletLogTrigger" in text and "x-headwater://inlet/demo_web" in text
+
+
+def test_a_bad_streaming_source_names_the_place(segments_env) -> None:
+    from headwater.config.loader import load_files
+    from headwater.dag_builder import build_all
+
+    text = (segments_env.sources / "demo_web.yaml").read_text()
+    bad = segments_env.sources / "bad_web.yaml"
+    bad.write_text(text.replace("calls: [identify, alias]", "calls: [identify, shout]").replace("table: web_identifies", "table: bad_web"))
+    loaded = load_files([bad])
+    [issue] = loaded.errors[str(bad)]
+    assert issue.loc == "connector.calls.1" or issue.loc.startswith("connector.calls")
+    assert "'identify', 'track', 'page', 'screen', 'group' or 'alias'" in issue.message
+    on_assets = segments_env.sources / "assets_web.yaml"
+    on_assets.write_text(text.replace("  interval: 10m        # fallback; the inlet trigger starts a run within connector.poll_seconds\n", "  assets: [x-headwater://lake/crm_contacts]\n").replace("table: web_identifies", "table: assets_web"))
+    dags = build_all(segments_env.sources)
+    assert "headwater:invalid" in dags["assets_web"].tags
+    assert "scheduled by its inlet trigger" in dags["assets_web"].doc_md
