@@ -4,6 +4,7 @@
 #
 # Overridable from the calling environment:
 #   HEADWATER_PORT          api-server port (default 8080; bound to 127.0.0.1 only)
+#   HEADWATER_INLET_PORT    port of the streaming inlet `headwater inlet` (default 8090; 127.0.0.1 only)
 #   HEADWATER_AIRFLOW_HOME  AIRFLOW_HOME to use (default <repo>/.airflow)
 #   HEADWATER_HOME          Headwater's working folder: lake folder, SQLite store (default <repo>/.headwater)
 # Any other HEADWATER_* variable (see plugins/headwater/settings.py) is passed through untouched.
@@ -12,6 +13,7 @@ HEADWATER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export HEADWATER_ROOT
 
 export HEADWATER_PORT="${HEADWATER_PORT:-8080}"
+export HEADWATER_INLET_PORT="${HEADWATER_INLET_PORT:-8090}"
 export HEADWATER_HOME="${HEADWATER_HOME:-$HEADWATER_ROOT/.headwater}"
 export AIRFLOW_HOME="${HEADWATER_AIRFLOW_HOME:-$HEADWATER_ROOT/.airflow}"
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Start the local Airflow (scheduler, dag-processor, api-server, triggerer via `airflow standalone`)
-# with Headwater's dags/ and plugins/. Used by `make run` and by tests/e2e, so both start it the same way.
+# with Headwater's dags/ and plugins/, and next to it the streaming inlet (`headwater inlet` on
+# 127.0.0.1:$HEADWATER_INLET_PORT, embedded segment log; stopped with Airflow, SIGTERM).
+# Used by `make run` and by tests/e2e, so both start it the same way.
 #
 # Stopping: Ctrl-C (or SIGTERM/SIGHUP to this script, or SIGTERM to the `make` that runs it: GNU make
 # passes SIGTERM on to its recipe) stops every component, however it was started (terminal,
@@ -28,6 +30,10 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$HEADWATER_PORT") 2>/dev/null; then
     echo "run-airflow: port $HEADWATER_PORT is already in use (another 'make run'?); set HEADWATER_PORT" >&2
     exit 1
 fi
+if (exec 3<>"/dev/tcp/127.0.0.1/$HEADWATER_INLET_PORT") 2>/dev/null; then
+    echo "run-airflow: inlet port $HEADWATER_INLET_PORT is already in use; set HEADWATER_INLET_PORT" >&2
+    exit 1
+fi
 mkdir -p "$AIRFLOW_HOME" "$HEADWATER_HOME"
 echo "run-airflow: AIRFLOW_HOME=$AIRFLOW_HOME HEADWATER_HOME=$HEADWATER_HOME"
 echo "run-airflow: UI and REST API at http://127.0.0.1:$HEADWATER_PORT (Ctrl-C stops everything)"
@@ -43,6 +49,17 @@ with sqlite3.connect(sys.argv[1]) as db:
     print("run-airflow: metadata DB journal mode:", db.execute("PRAGMA journal_mode=WAL").fetchone()[0])
 PY
 fi
+
+# The streaming inlet: its own process, stopped with SIGTERM once Airflow has stopped (EXIT trap).
+python -m headwater.cli inlet --host 127.0.0.1 --port "$HEADWATER_INLET_PORT" </dev/null &
+inlet_pid=$!
+stop_inlet() {
+    kill -TERM "$inlet_pid" 2>/dev/null || return 0
+    for ((i = 0; i < 50; i++)); do kill -0 "$inlet_pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$inlet_pid" 2>/dev/null || true
+}
+trap stop_inlet EXIT
+echo "run-airflow: streaming inlet at http://127.0.0.1:$HEADWATER_INLET_PORT (write keys: headwater inlet keys create SOURCE)"
 
 # Job control on: the background job gets its own process group (id = its pid).
 # SIGINT, standalone's only stop signal, must reach it even when this script was started with

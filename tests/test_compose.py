@@ -22,8 +22,9 @@ SERVICES = {
     "airflow-triggerer",
     "airflow-init",
     "flower",
+    "headwater-inlet",
 }
-AIRFLOW_SERVICES = sorted(s for s in SERVICES if s.startswith("airflow-") or s == "flower")
+AIRFLOW_SERVICES = sorted(s for s in SERVICES if s.startswith("airflow-") or s in ("flower", "headwater-inlet"))
 
 
 def mount_target(volume: str) -> str:
@@ -103,3 +104,15 @@ def test_store_database_is_created(compose: dict) -> None:
     script = REPO / mount_source(init[0])
     assert script.is_file()
     assert "HEADWATER_DB_PASSWORD" in postgres["environment"]
+
+
+def test_inlet_service_logs_to_redis(compose: dict) -> None:
+    inlet = compose["services"]["headwater-inlet"]
+    assert inlet["entrypoint"] == ["python", "-m", "headwater.cli"]
+    assert inlet["command"][:3] == ["inlet", "--host", "0.0.0.0"]
+    assert any(port.endswith(":8090") for port in inlet["ports"])
+    env = inlet["environment"]
+    assert env["HEADWATER_INLET_LOG"] == "redis"
+    assert env["HEADWATER_INLET_REDIS_URL"] == "redis://redis:6379/1"  # not Celery's database 0
+    assert "redis" in inlet["depends_on"]
+    assert "--appendonly" in compose["services"]["redis"]["command"]

@@ -119,7 +119,7 @@ def test_parsing_imports_nothing_heavy(tmp_path: Path) -> None:
         "from airflow.dag_processing.dagbag import DagBag\n"
         f"bag = DagBag(dag_folder={str(DAG_FILE)!r})\n"
         "assert len(bag.dags) >= 3 and not bag.import_errors, bag.import_errors\n"
-        "heavy = ['pandas', 'pyarrow', 'great_expectations', 'deltalake', 'adbc_driver_postgresql', 'mysql.connector', 'boto3', 'google.cloud.storage', 'azure.storage.blob', 'paramiko', 'headwater.connectors.http.client', 'headwater.connectors.http.source']\n"
+        "heavy = ['pandas', 'pyarrow', 'great_expectations', 'deltalake', 'adbc_driver_postgresql', 'mysql.connector', 'boto3', 'google.cloud.storage', 'azure.storage.blob', 'paramiko', 'headwater.connectors.http.client', 'headwater.connectors.http.source', 'fastapi', 'uvicorn', 'redis', 'starlette']\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO / "plugins"), "HEADWATER_SOURCES_DIR": str(REPO / "include" / "sources")}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,8 @@ def build_dag(source: Source) -> DAG:
         start_date=_utc(config.schedule.start_date),
         end_date=_utc(config.schedule.end_date) if config.schedule.end_date else None,
         catchup=config.schedule.catchup,
-        max_active_runs=config.schedule.max_active_runs,
+        # a streaming source's runs share one log position: never two at once
+        max_active_runs=1 if config.connector.type == "http_inlet" else config.schedule.max_active_runs,
         is_paused_upon_creation=config.schedule.paused,
         tags=sorted({"headwater", config.connector.type, *config.tags}),
         default_args={
@@ -204,8 +205,41 @@ def format_errors(errors: dict[str, list[ConfigIssue]], kind: str = "source") ->
     return "\n".join(lines)
 
 
+# A streaming source with no schedule of its own still runs this often, trigger or not.
+INLET_FALLBACK = timedelta(minutes=10)
+
+
+def inlet_asset(source: Source) -> Asset:
+    """The asset a streaming source's trigger updates when its stream holds unloaded events."""
+    from airflow.sdk import AssetWatcher
+
+    from headwater.inlet.trigger import InletLogTrigger
+
+    connector = source.config.connector
+    trigger = InletLogTrigger(
+        source=source.dag_id, stream=connector.stream_name(source.dag_id), poll_seconds=connector.poll_seconds
+    )
+    return Asset(
+        name=f"headwater_inlet_{source.dag_id}",
+        uri=f"x-headwater://inlet/{source.dag_id}",
+        watchers=[AssetWatcher(name=f"headwater_inlet_{source.dag_id}", trigger=trigger)],
+    )
+
+
 def _schedule(source: Source) -> Any:
-    return _timetable(source.config.schedule)
+    if source.config.connector.type != "http_inlet":
+        return _timetable(source.config.schedule)
+    # Event-driven (the trigger) or, at the latest, the fallback timetable.
+    from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, DeltaTriggerTimetable
+
+    schedule = source.config.schedule
+    if schedule.assets:
+        raise ValueError("an http_inlet source is scheduled by its inlet trigger; use cron or interval as the fallback")
+    if schedule.cron:
+        fallback = CronTriggerTimetable(schedule.cron, timezone="UTC")
+    else:
+        fallback = DeltaTriggerTimetable(schedule.interval or INLET_FALLBACK)
+    return AssetOrTimeSchedule(timetable=fallback, assets=[inlet_asset(source)])
 
 
 def _timetable(schedule: ScheduleConfig) -> Any:

@@ -130,3 +130,49 @@ def private_mkdir(path: Path) -> Path:
         except FileExistsError:
             pass
     return path
+
+
+# --- streaming inlet (docs/streaming.md) -------------------------------------------------------
+
+
+def inlet_log_backend() -> str:
+    """Where the inlet logs events before it acknowledges them: `segments` (embedded) or `redis`."""
+    value = (os.environ.get("HEADWATER_INLET_LOG") or "segments").strip().lower()
+    if value not in ("segments", "redis"):
+        raise ValueError(f"HEADWATER_INLET_LOG must be 'segments' or 'redis', not {value!r}")
+    return value
+
+
+def inlet_log_dir() -> Path:
+    """Folder of the embedded event log (one sub-folder of segment files per stream)."""
+    return _path("HEADWATER_INLET_LOG_DIR", home() / "inlet" / "log")
+
+
+def inlet_redis_url() -> str:
+    """Redis of the `redis` log backend (host, port, db number; no password here)."""
+    return os.environ.get("HEADWATER_INLET_REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+def inlet_log_max_bytes() -> int:
+    """Bytes one stream's log may hold before the inlet answers 413 + Retry-After. Default 10 GiB."""
+    return int(_number("HEADWATER_INLET_LOG_MAX_BYTES", 10 << 30))
+
+
+def inlet_segment_bytes() -> int:
+    """A segment file is closed and a new one started past this size. Default 64 MiB."""
+    return int(_number("HEADWATER_INLET_SEGMENT_BYTES", 64 << 20))
+
+
+def inlet_segment_seconds() -> float:
+    """... or once it is this old. Default 1 hour."""
+    return _number("HEADWATER_INLET_SEGMENT_SECONDS", 3600)
+
+
+def inlet_retention_seconds() -> float:
+    """Closed segments older than this are deleted (Redis: entries trimmed). Default 7 days."""
+    return _number("HEADWATER_INLET_RETENTION_SECONDS", 7 * 86400)
+
+
+def inlet_redis_max_events() -> int:
+    """Entries one Redis stream may hold before the inlet answers 413 + Retry-After. Default 10 million."""
+    return int(_number("HEADWATER_INLET_REDIS_MAX_EVENTS", 10_000_000))

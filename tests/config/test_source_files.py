@@ -22,8 +22,8 @@ SHIPPED = HERE.parents[1] / "include" / "sources"
 
 # (fixture file, location inside the file, exact message)
 CASES = [
-    pytest.param("unknown_connector_type", "connector.type", "unknown type 'oracle'; valid types: 'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql', 'mssql', 'redshift', 'bigquery', 'http_api', 'dynamics', 'salesforce_marketing_cloud', 'salesforce'", id="unknown_connector_type"),
-    pytest.param("missing_type", "connector", "'type' is missing; valid types: 'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql', 'mssql', 'redshift', 'bigquery', 'http_api', 'dynamics', 'salesforce_marketing_cloud', 'salesforce'", id="missing_type"),
+    pytest.param("unknown_connector_type", "connector.type", "unknown type 'oracle'; valid types: 'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql', 'mssql', 'redshift', 'bigquery', 'http_api', 'dynamics', 'salesforce_marketing_cloud', 'salesforce', 'http_inlet'", id="unknown_connector_type"),
+    pytest.param("missing_type", "connector", "'type' is missing; valid types: 'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql', 'mssql', 'redshift', 'bigquery', 'http_api', 'dynamics', 'salesforce_marketing_cloud', 'salesforce', 'http_inlet'", id="missing_type"),
     pytest.param("typo_key", "connector.cursr", "unknown key 'cursr'; did you mean 'cursor'?", id="typo_key"),
     pytest.param("unknown_top_key", "schedul", "unknown key 'schedul'; did you mean 'schedule'?", id="unknown_top_key"),
     pytest.param("cursor_not_selected", "connector.cursor", "cursor column 'modified' is not selected; add it to connector.columns", id="cursor_not_selected"),
@@ -34,11 +34,11 @@ CASES = [
     pytest.param("cron_and_interval", "schedule", "choose one of cron, interval or assets, not cron and interval", id="cron_and_interval"),
     pytest.param("bad_interval", "schedule.interval", "expected a duration like '30s', '15m', '6h', '1d' or '2w', got 'soon'", id="bad_interval"),
     pytest.param("bad_preset", "schedule", "unknown preset '@fortnightly'; valid presets: @once, @hourly, @daily, @weekly, @monthly, @yearly", id="bad_preset"),
-    pytest.param("unknown_target_field", "mapping.fields[3].to", "'shoe_size' is not a field of target schema 'customer_profile'; fields: customer_id, crm_id, loyalty_id, email, phone, first_name, last_name, full_name, email_sha256, city, country, birth_date, signup_date, loyalty_tier, loyalty_points, lifetime_value, marketing_opt_in, updated_at", id="unknown_target_field"),
+    pytest.param("unknown_target_field", "mapping.fields[3].to", "'shoe_size' is not a field of target schema 'customer_profile'; fields: customer_id, anonymous_id, crm_id, loyalty_id, email, phone, first_name, last_name, full_name, email_sha256, city, country, birth_date, signup_date, loyalty_tier, loyalty_points, lifetime_value, marketing_opt_in, updated_at", id="unknown_target_field"),
     pytest.param("unknown_target_schema", "mapping.target", "target schema 'customers' not found; available schemas: customer_profile, event", id="unknown_target_schema"),
     pytest.param("bad_expression", "mapping.fields[3].expr", "unknown function 'lowr' at position 7; did you mean 'lower'?", id="bad_expression"),
     pytest.param("unknown_source_column", "mapping.fields[3].from", "column 'fname' is not in the source; available columns: id, email, updated_at", id="unknown_source_column"),
-    pytest.param("expectation_unknown_column", "validate.expectations[1].column", "expectation on unknown column 'mail'; mapped columns: birth_date, city, country, crm_id, customer_id, email, email_sha256, first_name, full_name, last_name, lifetime_value, loyalty_id, loyalty_points, loyalty_tier, marketing_opt_in, phone, signup_date, updated_at", id="expectation_unknown_column"),
+    pytest.param("expectation_unknown_column", "validate.expectations[1].column", "expectation on unknown column 'mail'; mapped columns: anonymous_id, birth_date, city, country, crm_id, customer_id, email, email_sha256, first_name, full_name, last_name, lifetime_value, loyalty_id, loyalty_points, loyalty_tier, marketing_opt_in, phone, signup_date, updated_at", id="expectation_unknown_column"),
     pytest.param("unknown_expectation", "validate.expectations[1].type", "unknown expectation type 'expect_column_to_be_nice'; did you mean expect_column_to_exist, expect_column_values_to_be_unique, expect_column_type_to_be?", id="unknown_expectation"),
     pytest.param("bad_ratio", "validate.max_error_ratio", "input should be less than or equal to 1, got 1.5", id="bad_ratio"),
     pytest.param("bad_mode", "load.mode", "expected one of 'append' or 'merge', got 'upsert'", id="bad_load_mode"),

@@ -120,7 +120,7 @@ INVALID = [
         {"type": "mongo", "conn_id": "x"},
         "",
         "Input tag 'mongo' found using 'type' does not match any of the expected tags: "
-        "'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql', 'mssql', 'redshift', 'bigquery', 'http_api', 'dynamics', 'salesforce_marketing_cloud', 'salesforce'",
+        "'local_files', 's3', 'gcs', 'azure_blob', 'sftp', 'sqlite', 'postgres', 'mysql', 'mssql', 'redshift', 'bigquery', 'http_api', 'dynamics', 'salesforce_marketing_cloud', 'salesforce', 'http_inlet'",
         id="unknown_type",
     ),
     pytest.param(
@@ -203,7 +203,7 @@ def test_registry_covers_exactly_the_union():
 def test_unknown_type_message():
     with pytest.raises(
         UnknownConnectorType,
-        match=r"^unknown connector type 'mongo'; valid types: azure_blob, bigquery, dynamics, gcs, http_api, local_files, mssql, mysql, postgres, redshift, s3, salesforce, salesforce_marketing_cloud, sftp, sqlite$",
+        match=r"^unknown connector type 'mongo'; valid types: azure_blob, bigquery, dynamics, gcs, http_api, http_inlet, local_files, mssql, mysql, postgres, redshift, s3, salesforce, salesforce_marketing_cloud, sftp, sqlite$",
     ):
         get_spec("mongo")
 

@@ -86,6 +86,7 @@ class Standalone:
     slack_port: int = 0
     http: requests.Session = field(default_factory=requests.Session)
     started_in_s: float | None = None
+    inlet_url: str | None = None  # the streaming inlet `make run` starts next to Airflow
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -181,6 +182,7 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]
         pytest.fail("the project venv has no airflow: run `make install` first")
     root = tmp_path_factory.mktemp("standalone")
     port = free_port()
+    inlet_port = free_port()
     # The shipped sources plus the whole bad-config corpus: the good sources must keep their DAGs
     # (tests/e2e/test_bad_config.py). Relative paths in the demo sources still resolve against the
     # project's include/ folder (HEADWATER_INCLUDE_DIR is left at its default).
@@ -194,6 +196,7 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]
         HEADWATER_HOME=str(root / "headwater"),
         HEADWATER_SOURCES_DIR=str(sources),
         HEADWATER_PORT=str(port),
+        HEADWATER_INLET_PORT=str(inlet_port),
         # scripts/local-bin/airflow starts scheduler and triggerer without their log servers; should
         # one start anyway (Airflow run without the shim), its fixed default port (8793/8794) would
         # clash with a `make run` next to this instance: give it a free one.
@@ -224,6 +227,7 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]
         output=output,
         process=process,
         slack_port=slack_port,
+        inlet_url=f"http://127.0.0.1:{inlet_port}",
     )
     try:
         instance.wait_healthy(STARTUP_TIMEOUT_S)

@@ -61,14 +61,14 @@ def test_output_is_the_target_schema_plus_row_id() -> None:
     assert result.table.schema == arrow_schema(schema).append(pa.field(ROW_ID, pa.int64()))
     assert result.table.to_pylist() == [
         {"event_id": "e1", "event_type": "purchase", "occurred_at": datetime(2024, 3, 1, 10, tzinfo=UTC),
-         "customer_id": None, "email": None, "product_id": None, "quantity": 2, "amount": 9.99, "currency": None,
-         "channel": None, ROW_ID: 100},
+         "customer_id": None, "anonymous_id": None, "email": None, "product_id": None, "quantity": 2, "amount": 9.99, "currency": None,
+         "channel": None, "properties": None, ROW_ID: 100},
         {"event_id": "e2", "event_type": "visit", "occurred_at": datetime(2024, 3, 2, 9, 30, tzinfo=UTC),
-         "customer_id": None, "email": None, "product_id": None, "quantity": 1, "amount": 0.0, "currency": None,
-         "channel": None, ROW_ID: 101},
+         "customer_id": None, "anonymous_id": None, "email": None, "product_id": None, "quantity": 1, "amount": 0.0, "currency": None,
+         "channel": None, "properties": None, ROW_ID: 101},
         {"event_id": "e3", "event_type": "purchase", "occurred_at": datetime(2024, 3, 3, tzinfo=UTC),
-         "customer_id": None, "email": None, "product_id": None, "quantity": 1, "amount": 12.5, "currency": None,
-         "channel": None, ROW_ID: 102},
+         "customer_id": None, "anonymous_id": None, "email": None, "product_id": None, "quantity": 1, "amount": 12.5, "currency": None,
+         "channel": None, "properties": None, ROW_ID: 102},
     ]  # fmt: skip
     assert result.errors == []
     assert (result.rows_in, result.rows_mapped, result.rows_rejected) == (3, 3, 0)
@@ -273,8 +273,8 @@ def test_compile_rejects_mapping_that_does_not_fit_the_schema() -> None:
         compile_mapping(config, load_target_schema("event", SCHEMAS), file="shop.yaml")
     assert [str(i) for i in caught.value.issues][:2] == [
         "shop.yaml: mapping.fields[0].to: 'evnt_id' is not a field of target schema 'event'; did you mean "
-        "'event_id'? fields: event_id, event_type, occurred_at, customer_id, email, product_id, quantity, amount, "
-        "currency, channel",
+        "'event_id'? fields: event_id, event_type, occurred_at, customer_id, anonymous_id, email, product_id, "
+        "quantity, amount, currency, channel, properties",
         "shop.yaml: mapping.fields: required field 'event_id' of target schema 'event' is not mapped",
     ]
 

@@ -182,7 +182,7 @@ def test_custom_namespace_allowed() -> None:
 
 
 PROFILE_FIELDS = (
-    "customer_id, crm_id, loyalty_id, email, phone, first_name, last_name, full_name, email_sha256, "
+    "customer_id, anonymous_id, crm_id, loyalty_id, email, phone, first_name, last_name, full_name, email_sha256, "
     "city, country, birth_date, signup_date, loyalty_tier, loyalty_points, lifetime_value, "
     "marketing_opt_in, updated_at"
 )

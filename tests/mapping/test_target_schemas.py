@@ -32,7 +32,7 @@ def test_shipped_customer_profile() -> None:
     schema = load_target_schema("customer_profile", SHIPPED)
     assert schema.kind == "profile"
     assert schema.field_names == (
-        "customer_id", "crm_id", "loyalty_id", "email", "phone", "first_name", "last_name", "full_name",
+        "customer_id", "anonymous_id", "crm_id", "loyalty_id", "email", "phone", "first_name", "last_name", "full_name",
         "email_sha256", "city", "country", "birth_date", "signup_date", "loyalty_tier", "loyalty_points",
         "lifetime_value", "marketing_opt_in", "updated_at",
     )  # fmt: skip
@@ -49,8 +49,8 @@ def test_shipped_event() -> None:
     schema = load_target_schema("event", SHIPPED)
     assert schema.kind == "event"
     assert schema.field_names == (
-        "event_id", "event_type", "occurred_at", "customer_id", "email", "product_id", "quantity", "amount",
-        "currency", "channel",
+        "event_id", "event_type", "occurred_at", "customer_id", "anonymous_id", "email", "product_id", "quantity",
+        "amount", "currency", "channel", "properties",
     )  # fmt: skip
     assert [f.name for f in schema.fields if f.required] == ["event_id", "event_type", "occurred_at"]
     assert schema.field("occurred_at").type == "timestamp"

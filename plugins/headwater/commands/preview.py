@@ -155,7 +155,7 @@ def read_sample(source: Source, rows: int) -> tuple[str, pa.Table, list[RowError
         # Read no more than needed: the reader stops after the first chunk that fills the sample.
         connector = connector.model_copy(update={"chunk_size": min(connector.chunk_size, rows)})
     first_line = _data_start(connector)
-    hook = make_hook(connector)
+    hook = make_hook(connector, source_name=source.dag_id)
     described = hook.check()
     tables: list[pa.Table] = []
     errors: list[RowError] = []

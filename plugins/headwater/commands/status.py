@@ -42,7 +42,23 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     console.print(render(rows))
+    streams = [row for row in rows if row.stream]
+    if streams:
+        console.print(render_streams(streams))
     return 0
+
+
+def render_streams(rows: list):
+    """Streaming sources: the inlet's counts, backlog and lag (the last micro-batch is the run above)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="Streaming sources (inlet)", header_style="bold")
+    table.add_column("source")
+    table.add_column("last minute, backlog, lag", overflow="fold")
+    for row in rows:
+        table.add_row(escape(row.dag_id), escape(row.stream))
+    return table
 
 
 def render(rows: list):

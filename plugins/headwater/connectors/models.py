@@ -369,6 +369,49 @@ class BigQueryConnector(StrictModel):
         return self
 
 
+InletCall = Literal["identify", "track", "page", "screen", "group", "alias"]
+INLET_CALLS: tuple[str, ...] = ("identify", "track", "page", "screen", "group", "alias")
+
+
+class HttpInletConnector(StrictModel):
+    """Events sent to `headwater inlet` (Segment / Customer.io Data Pipelines HTTP spec) with this source's write keys.
+
+    Each run reads the events logged since the last run (at most `max_events_per_run`) as rows:
+    one column per spec field (`type`, `messageId`, `userId`, `anonymousId`, `event`, `name`,
+    `groupId`, `previousId`, `timestamp`, ...) with `traits`, `properties` and `context` as JSON
+    text (read them with `json_extract(traits, '$.email')`).
+    """
+
+    type: Literal["http_inlet"]
+    stream: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Read the events sent with another http_inlet source's write keys (default: this source's own).",
+    )
+    calls: list[InletCall] = Field(
+        default_factory=lambda: list(INLET_CALLS),
+        min_length=1,
+        description="Which calls become rows; the others are passed over (e.g. identify → profiles, track → events).",
+    )
+    max_events_per_run: int = Field(50_000, gt=0, description="Events one micro-batch reads at most.")
+    dedup_window_seconds: float = Field(
+        3600, ge=0, description="A messageId seen again within this time is dropped as a duplicate."
+    )
+    rate_limit: float = Field(
+        0, ge=0, description="Events per second one write key may send (429 + Retry-After above it); 0: no limit."
+    )
+    poll_seconds: float = Field(
+        5, gt=0, description="How often the triggerer looks for new events (`schedule` is the fallback; default 10m)."
+    )
+
+    @field_validator("calls")
+    @classmethod
+    def _calls_once(cls, calls: list[str]) -> list[str]:
+        return list(dict.fromkeys(calls))
+
+    def stream_name(self, source_name: str) -> str:
+        return self.stream or source_name
+
 
 def __getattr__(name: str):
     # `Connector`, the union of every type's model, is derived from the registry (the one list of

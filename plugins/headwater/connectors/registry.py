@@ -25,6 +25,7 @@ from .models import (
     DynamicsConnector,
     GcsConnector,
     HttpApiConnector,
+    HttpInletConnector,
     LocalFilesConnector,
     MarketingCloudConnector,
     MsSqlConnector,
@@ -162,6 +163,14 @@ REGISTRY: dict[str, ConnectorSpec] = {
         "SalesforceSelectOperator",
         "Salesforce objects (REST query / queryAll, Bulk API 2.0 for large extracts)",
     ),
+    "http_inlet": ConnectorSpec(
+        HttpInletConnector,
+        "headwater.connectors.http_inlet:HttpInletHook",
+        "HTTP inlet (Segment spec)",
+        "HttpInletSelectOperator",
+        "events sent to `headwater inlet` (Segment / Customer.io Data Pipelines HTTP spec), read in "
+        "micro-batches from the event log; see [streaming.md](streaming.md)",
+    ),
 }
 
 # The `connector:` section: one model per registered type, picked by `type`.
@@ -188,6 +197,12 @@ def load_hook(spec: ConnectorSpec) -> type[SourceReader]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def make_hook(config: StrictModel, **kwargs) -> SourceReader:
-    """The hook for a validated `connector:` section: `make_hook(source.connector).read(state)`."""
+def make_hook(config: StrictModel, *, source_name: str | None = None, **kwargs) -> SourceReader:
+    """The hook for a validated `connector:` section: `make_hook(source.connector).read(state)`.
+
+    `source_name` reaches only the hooks that read per source (http_inlet: its consumer name);
+    the others pass their keyword arguments on to provider hooks.
+    """
+    if config.type == "http_inlet":  # type: ignore[attr-defined]
+        kwargs["source_name"] = source_name
     return load_hook(get_spec(config.type))(config=config, **kwargs)  # type: ignore[attr-defined]

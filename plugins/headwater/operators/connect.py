@@ -31,7 +31,7 @@ class ConnectOperator(StageOperator):
         from headwater.connectors.registry import make_hook
 
         started = datetime.now(UTC)
-        hook = self.hook = make_hook(self.connector)
+        hook = self.hook = make_hook(self.connector, source_name=self.source_name)
         description = hook.check()
         self.log.info("%s", description)
         # requests sent to an HTTP API (None: not an API source)

@@ -68,7 +68,7 @@ class SelectOperator(StageOperator):
         engine = db.get_engine()
         snapshot = state.begin_read(engine, self.source_name)
         state_before = snapshot.state
-        hook = self.hook = make_hook(self.connector)  # kept: a failure reports the hook's API calls
+        hook = self.hook = make_hook(self.connector, source_name=self.source_name)  # kept: a failure reports the hook's API calls
         staging = self.staging(context)
         for stage in ("select", "select-quarantine", INDEX_STAGE):
             staging.reset(stage)

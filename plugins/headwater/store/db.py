@@ -120,6 +120,7 @@ def _create_engine(url: URL) -> Engine:
 def create_all(engine: Engine) -> None:
     """Create the `hw_` tables that are missing (idempotent)."""
     from headwater.activation import members  # noqa: F401  (registers the audience tables)
+    from headwater.inlet import keys  # noqa: F401  (registers the inlet's tables)
     from headwater.store import profiles, runs, state  # noqa: F401  (registers their tables)
 
     try:

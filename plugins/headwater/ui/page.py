@@ -165,6 +165,7 @@ def _row(row: SourceRow) -> str:
         x
         for x in (
             escape(row.watermark or ""),
+            f"<small>stream: {escape(row.stream)}</small>" if row.stream else "",
             f"<small>{errors}</small>" if errors else "",
             f"<span class='problem'>{escape(row.run_problem() or '')}</span>" if row.run_problem() else "",
             f"<span class='note'>{escape(row.run_note() or '')}</span>" if row.run_note() else "",

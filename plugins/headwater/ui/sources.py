@@ -47,6 +47,8 @@ class SourceRow:
     freshness: str = "unknown"  # fresh | ageing | stale | never | unknown (headwater.freshness)
     freshness_age_s: float | None = None
     freshness_limit_s: float | None = None
+    # streaming sources: accepted/rejected per minute, backlog and lag (inlet/status.py)
+    stream: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -121,10 +123,11 @@ def source_rows(now: datetime | None = None, only: str | None = None) -> list[So
             connector=s.config.connector.type,
             target=s.config.mapping.target,
             lake_table=s.lake_table,
-            schedule=_schedule(s.config.schedule),
+            schedule=schedule_text(s),
             problems=[],
             owner=s.config.owner,
             tags=sorted(s.config.tags),
+            stream=_stream(s),
         )
         next_run, paused = schedules.get(s.dag_id, (None, None))
         row.next_run, row.paused = next_run, paused
@@ -208,6 +211,16 @@ def airflow_schedules() -> dict[str, tuple[str | None, bool | None]]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
+
+
+def _stream(source) -> str | None:
+    """A streaming source's inlet figures in one line; None for batch sources."""
+    connector = source.config.connector
+    if connector.type != "http_inlet":
+        return None
+    from headwater.inlet.status import stream_status
+
+    return stream_status(source.dag_id, connector.stream_name(source.dag_id)).describe()
 
 
 def _schedule(schedule) -> str:
@@ -386,3 +399,11 @@ def asset_id(name: str) -> int | None:
     except Exception as exc:
         log.debug("no asset id for %s: %s", name, exc)
         return None
+
+
+def schedule_text(source) -> str:
+    """The schedule as people read it; a streaming source runs on its inlet trigger first."""
+    if source.config.connector.type == "http_inlet":
+        fallback = _schedule(source.config.schedule)
+        return f"on inlet events (fallback: {fallback if fallback != 'manual' else 'every 600s'})"
+    return _schedule(source.config.schedule)
