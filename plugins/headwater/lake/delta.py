@@ -227,6 +227,9 @@ def _merge(
             mode="append",
             partition_by=partition_by if existing is None else None,
             schema_mode="merge",
+            target_file_size=MERGE_FILE_SIZE,
+            # Kept in the table: deltalake's MERGE writes its files at this size too.
+            configuration={"delta.targetFileSize": str(MERGE_FILE_SIZE)} if existing is None else None,
             storage_options=storage.storage_options(uri),
             writer_properties=properties,
         )
@@ -250,6 +253,9 @@ def _merge(
 
 
 SAMPLE_ROWS = 10_000  # rows writer_properties looks at
+# Files of a merge table. A MERGE rewrites each file holding a changed row whole: deltalake's
+# default (100 MiB) made a 1M-row table one file, so every merge rewrote the table.
+MERGE_FILE_SIZE = 4 * 1024 * 1024
 _SORT_CHUNK = 65_536  # rows per batch handed to the writer on a first load
 
 
