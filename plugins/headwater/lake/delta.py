@@ -310,12 +310,22 @@ def key_range_literals(column: pa.ChunkedArray) -> tuple[str, str] | None:
 
 
 def _in_key_order(data: pa.Table, primary_key: list[str]) -> Iterator[pa.RecordBatch]:
-    """`data`'s rows sorted by key, a chunk at a time (no second full copy of the load)."""
+    """`data`'s rows sorted by key, a batch at a time.
+
+    Rows already in key order (a source read by its key) are passed on as they are, without a copy.
+    Otherwise the parts are combined once and taken in slices of the order: taking from the many
+    parts of a chunked table copies all of them on every call (35 s and 1.2 GiB for 5M rows).
+    """
+    import numpy as np
     import pyarrow.compute as pc
 
     order = pc.sort_indices(data.select(primary_key), sort_keys=[(k, "ascending") for k in primary_key])
+    if np.array_equal(order.to_numpy(), np.arange(len(order))):
+        yield from data.to_batches()
+        return
+    data = data.combine_chunks()
     for start in range(0, len(order), _SORT_CHUNK):
-        yield from data.take(order.slice(start, _SORT_CHUNK)).combine_chunks().to_batches()
+        yield from data.take(order.slice(start, _SORT_CHUNK)).to_batches()
 
 
 def _is_empty(table: DeltaTable) -> bool:
