@@ -124,3 +124,11 @@ def test_pruned_merge_scans_only_files_in_the_key_range(lake, prune):
     )
     assert metrics["num_target_rows_updated"] == 2
     assert metrics["num_target_files_scanned"] == (1 if prune else 3)
+
+
+def test_first_load_without_duplicates_out_of_order_and_multi_column_duplicates(lake):
+    write_table("a", [pa.table({"id": [3, 1, 2], "v": [1, 2, 3]})], source="s", run_id="r", mode="merge", primary_key=["id"])
+    assert read_table("a").select(["id", "v"]).to_pydict() == {"id": [1, 2, 3], "v": [2, 3, 1]}
+    parts = [pa.table({"a": [1, 1, 2], "b": ["x", "y", "x"], "v": [1, 2, 3]}), pa.table({"a": [1], "b": ["x"], "v": [9]})]
+    write_table("m", parts, source="s", run_id="r", mode="merge", primary_key=["a", "b"])
+    assert read_table("m").select(["a", "b", "v"]).to_pydict() == {"a": [1, 1, 2], "b": ["x", "y", "x"], "v": [9, 2, 3]}
