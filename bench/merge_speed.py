@@ -100,9 +100,13 @@ def table_stats(lake: str) -> tuple[int, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--before", default="/work/main/plugins", help="plugins folder of the code to compare with")
+    parser.add_argument(
+        "--before", default="/work/main/plugins", help="plugins folder of the code to compare with"
+    )
     parser.add_argument("--only", choices=["before", "after"])
     args = parser.parse_args()
     versions = {"before": args.before, "after": str(ROOT / "plugins")}
@@ -123,7 +127,9 @@ def main() -> int:
                     flush=True,
                 )
             ratio = results["1%"]["run_s"] / results["noop"]["run_s"]
-            print(f"{label:6} 1% run / no-op run = {ratio:.2f}; full load peak {results['full']['peak_mib']:.0f} MiB")
+            print(
+                f"{label:6} 1% run / no-op run = {ratio:.2f}; full load peak {results['full']['peak_mib']:.0f} MiB"
+            )
             if label == "after":
                 missed = ratio > 3 or results["full"]["peak_mib"] > 1024
     print(f"load average {os.getloadavg()}")

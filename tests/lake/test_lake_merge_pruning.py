@@ -52,7 +52,14 @@ def test_string_keys_with_quotes_and_non_ascii(lake):
     first = pa.table({"code": ["a", "b'q", "é", "z"], "v": [1, 2, 3, 4]})
     second = pa.table({"code": ["b'q", "ä", "é", "zz"], "v": [20, 50, 30, 60]})
     got = _same_both_ways([[first], [second]], ["code"])
-    assert dict(zip(got["code"], got["v"], strict=True)) == {"a": 1, "b'q": 20, "z": 4, "ä": 50, "é": 30, "zz": 60}
+    assert dict(zip(got["code"], got["v"], strict=True)) == {
+        "a": 1,
+        "b'q": 20,
+        "z": 4,
+        "ä": 50,
+        "é": 30,
+        "zz": 60,
+    }
 
 
 @pytest.mark.parametrize("tz", ["UTC", None])
@@ -86,9 +93,18 @@ def test_multi_column_and_float_keys_fall_back_to_equality(lake):
 
 
 def test_null_keys_refused_as_before(lake):
-    write_table("t", [pa.table({"id": [1, 2], "v": [1, 2]})], source="s", run_id="r", mode="merge", primary_key=["id"])
+    write_table(
+        "t", [pa.table({"id": [1, 2], "v": [1, 2]})], source="s", run_id="r", mode="merge", primary_key=["id"]
+    )
     with pytest.raises(HeadwaterError, match=r"1 row\(s\) have a null primary key 'id'"):
-        write_table("t", [pa.table({"id": [3, None], "v": [1, 2]})], source="s", run_id="r2", mode="merge", primary_key=["id"])
+        write_table(
+            "t",
+            [pa.table({"id": [3, None], "v": [1, 2]})],
+            source="s",
+            run_id="r2",
+            mode="merge",
+            primary_key=["id"],
+        )
 
 
 def test_first_load_is_deduplicated_and_written_in_key_order(lake):
@@ -117,7 +133,9 @@ def test_pruned_merge_scans_only_files_in_the_key_range(lake, prune):
     assert len(table.file_uris()) == 3
     source = pa.table({"id": pa.array([150, 160], pa.int64()), "v": pa.array([1, 1], pa.int64())})
     metrics = (
-        table.merge(source, predicate=merge_predicate(source, ["id"], prune=prune), source_alias="s", target_alias="t")
+        table.merge(
+            source, predicate=merge_predicate(source, ["id"], prune=prune), source_alias="s", target_alias="t"
+        )
         .when_matched_update_all()
         .when_not_matched_insert_all()
         .execute()
@@ -127,8 +145,22 @@ def test_pruned_merge_scans_only_files_in_the_key_range(lake, prune):
 
 
 def test_first_load_without_duplicates_out_of_order_and_multi_column_duplicates(lake):
-    write_table("a", [pa.table({"id": [3, 1, 2], "v": [1, 2, 3]})], source="s", run_id="r", mode="merge", primary_key=["id"])
+    write_table(
+        "a",
+        [pa.table({"id": [3, 1, 2], "v": [1, 2, 3]})],
+        source="s",
+        run_id="r",
+        mode="merge",
+        primary_key=["id"],
+    )
     assert read_table("a").select(["id", "v"]).to_pydict() == {"id": [1, 2, 3], "v": [2, 3, 1]}
-    parts = [pa.table({"a": [1, 1, 2], "b": ["x", "y", "x"], "v": [1, 2, 3]}), pa.table({"a": [1], "b": ["x"], "v": [9]})]
+    parts = [
+        pa.table({"a": [1, 1, 2], "b": ["x", "y", "x"], "v": [1, 2, 3]}),
+        pa.table({"a": [1], "b": ["x"], "v": [9]}),
+    ]
     write_table("m", parts, source="s", run_id="r", mode="merge", primary_key=["a", "b"])
-    assert read_table("m").select(["a", "b", "v"]).to_pydict() == {"a": [1, 1, 2], "b": ["x", "y", "x"], "v": [9, 2, 3]}
+    assert read_table("m").select(["a", "b", "v"]).to_pydict() == {
+        "a": [1, 1, 2],
+        "b": ["x", "y", "x"],
+        "v": [9, 2, 3],
+    }
