@@ -36,7 +36,7 @@ from .base import Chunk, SourceReader
 from .bigquery_errors import closest, first_message, translate
 from .bigquery_types import CURSOR_TYPES, arrow_schema, conform
 from .models import BigQueryConnector
-from .sql import CursorTracker, decode_cursor
+from .sql import CursorTracker, check_columns_exist, decode_cursor
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -259,18 +259,7 @@ class BigQuerySourceHook(SourceReader, BigQueryHook):
 
     def check_selection(self, fields: list) -> None:
         cfg = self.config
-        names = [f.name for f in fields]
-        wanted = [*(cfg.columns or []), *([cfg.cursor.column] if cfg.cursor else []), *cfg.primary_key]
-        for column in dict.fromkeys(wanted):
-            if column not in names:
-                import difflib
-
-                close = difflib.get_close_matches(column, names, n=3, cutoff=0.6)
-                hint = f"did you mean {', '.join(close)}? " if close else ""
-                raise SelectionError(
-                    f"column '{column}' not found in {self._what()} (connection '{cfg.conn_id}'); "
-                    f"{hint}available columns: {', '.join(names)}"
-                )
+        check_columns_exist(cfg, [f.name for f in fields], f"{self._what()} (connection '{cfg.conn_id}')")
         if cfg.cursor:
             field = next(f for f in fields if f.name == cfg.cursor.column)
             if field.field_type not in CURSOR_TYPES or field.mode == "REPEATED":

@@ -114,6 +114,25 @@ class CursorConfig(StrictModel):
     _no_nul = field_validator("column", "initial_value")(_no_nul)
 
 
+def check_selection(model):
+    """One of `table` or `query`; the cursor and primary key among `columns` when columns are chosen
+    (every table-or-query source: the SQL databases and BigQuery)."""
+    if (model.table is None) == (model.query is None):
+        which = "not both" if model.table else "one is required"
+        raise ValueError(f"set exactly one of `table` or `query` ({which})")
+    if model.columns is not None:
+        if model.cursor and model.cursor.column not in model.columns:
+            raise FieldProblem(
+                "cursor", f"cursor column '{model.cursor.column}' is not selected; add it to connector.columns"
+            )
+        for i, key in enumerate(model.primary_key):
+            if key not in model.columns:
+                raise FieldProblem(
+                    f"primary_key.{i}", f"primary key column '{key}' is not selected; add it to connector.columns"
+                )
+    return model
+
+
 class SqlConnectorBase(StrictModel):
     """Fields shared by every SQL connector."""
 
@@ -148,20 +167,7 @@ class SqlConnectorBase(StrictModel):
 
     @model_validator(mode="after")
     def _selection(self) -> SqlConnectorBase:
-        if (self.table is None) == (self.query is None):
-            which = "not both" if self.table else "one is required"
-            raise ValueError(f"set exactly one of `table` or `query` ({which})")
-        if self.columns is not None:
-            if self.cursor and self.cursor.column not in self.columns:
-                raise FieldProblem(
-                    "cursor", f"cursor column '{self.cursor.column}' is not selected; add it to connector.columns"
-                )
-            for i, key in enumerate(self.primary_key):
-                if key not in self.columns:
-                    raise FieldProblem(
-                        f"primary_key.{i}", f"primary key column '{key}' is not selected; add it to connector.columns"
-                    )
-        return self
+        return check_selection(self)
 
 
 class SqliteConnector(SqlConnectorBase):
@@ -353,20 +359,7 @@ class BigQueryConnector(StrictModel):
 
     @model_validator(mode="after")
     def _selection(self) -> BigQueryConnector:
-        if (self.table is None) == (self.query is None):
-            which = "not both" if self.table else "one is required"
-            raise ValueError(f"set exactly one of `table` or `query` ({which})")
-        if self.columns is not None:
-            if self.cursor and self.cursor.column not in self.columns:
-                raise FieldProblem(
-                    "cursor", f"cursor column '{self.cursor.column}' is not selected; add it to connector.columns"
-                )
-            for i, key in enumerate(self.primary_key):
-                if key not in self.columns:
-                    raise FieldProblem(
-                        f"primary_key.{i}", f"primary key column '{key}' is not selected; add it to connector.columns"
-                    )
-        return self
+        return check_selection(self)
 
 
 InletCall = Literal["identify", "track", "page", "screen", "group", "alias"]

@@ -47,6 +47,19 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def check_columns_exist(cfg, names: list[str], where: str) -> None:
+    """Every selected, cursor and key column of `cfg` is among `names`, or a `SelectionError`
+    naming the closest ones (shared by every table-or-query source)."""
+    wanted = [*(cfg.columns or []), *([cfg.cursor.column] if cfg.cursor else []), *cfg.primary_key]
+    for column in dict.fromkeys(wanted):
+        if column not in names:
+            close = difflib.get_close_matches(column, names, n=3, cutoff=0.6)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise SelectionError(
+                f"column '{column}' not found in {where}; {hint}available columns: {', '.join(names)}"
+            )
+
+
 def json_value(value: object) -> object:
     """A value as it is stored in state (JSON): timestamps and dates as ISO text, decimals as text."""
     if isinstance(value, (datetime, date)):
@@ -493,15 +506,7 @@ class SqlSource(SourceReader):
                     f"{self._what()} failed on {self.source_label} database '{database}'"
                     f"{self.connection_note()}: {first_line(exc)}"
                 ) from exc
-        wanted = [*(cfg.columns or []), *([cfg.cursor.column] if cfg.cursor else []), *cfg.primary_key]
-        for column in dict.fromkeys(wanted):
-            if column not in names:
-                close = difflib.get_close_matches(column, names, n=3, cutoff=0.6)
-                hint = f"did you mean {', '.join(close)}? " if close else ""
-                raise SelectionError(
-                    f"column '{column}' not found in {self._what()}{self.connection_note()}; "
-                    f"{hint}available columns: {', '.join(names)}"
-                )
+        check_columns_exist(cfg, names, f"{self._what()}{self.connection_note()}")
         incremental = f"; incremental on {cfg.cursor.column}" if cfg.cursor else "; full read each run"
         return (
             f"{self.source_label} database '{database}'{self.connection_note()}: "
