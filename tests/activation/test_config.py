@@ -34,7 +34,7 @@ CASES = [
                  "the condition must be true or false for a profile, but 'upper(country)' gives a string", id="not_boolean"),
     pytest.param({**BASE, "condition": "shoe_size > 40"}, "condition",
                  "'shoe_size' at position 0 is not an attribute of profile schema 'customer_profile' nor an identity "
-                 "(identity_<namespace>); attributes: customer_id, crm_id, loyalty_id, email, phone, first_name, last_name, "
+                 "(identity_<namespace>); attributes: customer_id, anonymous_id, crm_id, loyalty_id, email, phone, first_name, last_name, "
                  "full_name, email_sha256, city, country, birth_date, signup_date, loyalty_tier, loyalty_points, "
                  "lifetime_value, marketing_opt_in, updated_at", id="unknown_attribute"),
     pytest.param({**BASE, "variables": [{"name": "n", "expr": "upper(to_date(first_name))"}]}, "variables[0].expr",
