@@ -14,11 +14,7 @@ it is the one test allowed to skip (see README).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import subprocess
-import sys
-import time
 import uuid
 from decimal import Decimal
 
@@ -28,7 +24,7 @@ import pytest
 from headwater.connectors.arrow_util import TypedColumns
 from headwater.connectors.models import MsSqlConnector
 from headwater.errors import ConnectionCheckError, SelectionError
-from tests.services import free_port, reachable
+from tests.pysqlbridge_server import connection, running_bridge
 
 
 def _hook(**fields):
@@ -132,34 +128,16 @@ def test_declared_types_map_exactly(declared, value, arrow, expected) -> None:
 
 @pytest.fixture
 def bridge(tmp_path, set_conn):
-    import pysqlbridge  # noqa: F401  (a dev requirement, requirements-dev.in: missing is a failure)
     (tmp_path / "orders.csv").write_text(
         "id,customer,amount,ref\n"
         "1,Ann,12.5,6F9619FF-8B86-D011-B42D-00C04FC964FF\n"
         "2,Bob,7.25,7F9619FF-8B86-D011-B42D-00C04FC964FF\n"
         "3,Cy,3,8F9619FF-8B86-D011-B42D-00C04FC964FF\n"
     )
-    (tmp_path / "bridge.json").write_text(
-        json.dumps({"logins": [{"user": "reader", "password": "${env:HW_BRIDGE_PW}"}], "tables": [{"name": "orders", "csv": "orders.csv"}]})
-    )
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pysqlbridge.server", "--config", str(tmp_path / "bridge.json"), "--port", str(port)],
-        env={**os.environ, "HW_BRIDGE_PW": "s3cret"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not reachable("127.0.0.1", port):
-            assert proc.poll() is None and time.monotonic() < deadline, "pysqlbridge did not start"
-            time.sleep(0.2)
-        set_conn("hw_ms", conn_type="mssql", host="127.0.0.1", port=port, login="reader", password="s3cret", schema="master")
-        set_conn("hw_ms_bad", conn_type="mssql", host="127.0.0.1", port=port, login="reader", password="wrong", schema="master")
+    with running_bridge(tmp_path, {"orders": "orders.csv"}) as port:
+        set_conn("hw_ms", **connection(port))
+        set_conn("hw_ms_bad", **connection(port, password="wrong"))
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_round_trip_check_and_incremental_read(bridge) -> None:
