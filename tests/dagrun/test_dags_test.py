@@ -172,3 +172,49 @@ def test_redshift_source_incremental_in_airflow(project) -> None:
         with conn.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {table}")
         conn.close()
+
+
+@pytest.mark.integration
+def test_mssql_source_incremental_in_airflow(project, tmp_path) -> None:
+    """An `mssql` source through Airflow: a full run, then an incremental run reading only new rows.
+
+    No SQL Server can run here: the reads go over TDS through pymssql to `pysqlbridge`, a partial,
+    read-only TDS stand-in over a CSV table (tests/pysqlbridge_server.py), started on a free loopback
+    port. It reads its CSV files only at start, so the new rows are appended to the CSV and the
+    bridge is restarted on the same port between the runs. Its CSV columns are untyped text or
+    numbers, so the cursor here is the integer `id` (a real server would use rowversion or datetime2).
+    """
+    from tests.pysqlbridge_server import connection, running_bridge
+
+    data = tmp_path / "bridge"
+    data.mkdir()
+    csv = data / "customers.csv"
+    rows = ["id,email,first_name,country"]
+    rows += [f"{i},{'broken' if i % 50 == 0 else f'user{i}@example.com'},Name{i},gb" for i in range(1, 201)]
+    csv.write_text("\n".join(rows) + "\n")
+    source = _pg_source("customers").replace("type: postgres", "type: mssql").replace("hw_dagrun_pg", "hw_dagrun_ms")
+    source = source.replace("table: public.customers", "table: dbo.customers")
+    source = source.replace("columns: [id, email, first_name, country, updated_at]", "columns: [id, email, first_name, country]")
+    source = source.replace("cursor: {column: updated_at}", "cursor: {column: id}")
+    source = source.replace("    - {to: updated_at, from: updated_at}\n", "")
+    (project.sources / "crm_ms.yaml").write_text(source.replace("crm_pg_customers", "crm_ms_customers"))
+
+    with running_bridge(data, {"customers": "customers.csv"}) as port:
+        project.env["AIRFLOW_CONN_HW_DAGRUN_MS"] = json.dumps(connection(port))
+        first = project.dags_test("crm_ms", "2026-03-01")
+    assert first.state == "success", first.output
+    engine = db.get_engine()
+    [record] = runs.runs_for(engine, "crm_ms")
+    assert (record.rows_read, record.rows_quarantined, record.rows_loaded) == (200, 4, 196)
+    assert read_table("crm_ms_customers").num_rows == 196
+
+    with csv.open("a") as f:  # 7 new rows after the watermark (id 200)
+        f.writelines(f"{i},user{i}@example.com,Name{i},{'de' if i == 207 else 'gb'}\n" for i in range(201, 208))
+    with running_bridge(data, {"customers": "customers.csv"}, port=port):  # it reads CSV only at start
+        second = project.dags_test("crm_ms", "2026-03-02")
+    assert second.state == "success", second.output
+    latest = runs.runs_for(engine, "crm_ms")[0]
+    assert (latest.rows_read, latest.rows_quarantined, latest.rows_loaded) == (7, 0, 7)
+    lake = {r["customer_id"]: r for r in read_table("crm_ms_customers").to_pylist()}
+    assert len(lake) == 203
+    assert lake["207"]["country"] == "DE" and lake["1"]["country"] == "GB"
