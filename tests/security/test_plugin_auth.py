@@ -47,7 +47,7 @@ def _requests(app):
 
 def test_the_app_has_only_the_routes_we_know(mounted) -> None:
     # a new route must be added here deliberately (and is then covered by the tests below)
-    assert _paths(mounted) == ["/api/sources", "/api/sources/x", "/sources", "/sources/x"]
+    assert _paths(mounted) == ["/api/audiences", "/api/sources", "/api/sources/x", "/sources", "/sources/x"]
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_every_route_refuses_anonymous_requests(mounted, headers) -> None:
         answers[("GET", path)] = http.get(path, headers=headers).status_code
     served = {k: v for k, v in answers.items() if v not in (401, 403, 404)}
     assert served == {}, f"served to an anonymous client: {served}"
-    assert all(answers[("GET", p)] in (401, 403) for p in ("/sources", "/api/sources", "/sources/x", "/api/sources/x"))
+    assert all(answers[("GET", p)] in (401, 403) for p in ("/sources", "/api/sources", "/sources/x", "/api/sources/x", "/api/audiences"))
 
 
 def test_a_signed_in_user_is_served(mounted) -> None:
@@ -79,6 +79,7 @@ def test_a_signed_in_user_is_served(mounted) -> None:
     http = TestClient(mounted)
     headers = {"Authorization": f"Bearer {token}"}
     assert http.get("/api/sources", headers=headers).status_code == 200
+    assert http.get("/api/audiences", headers=headers).status_code == 200
     assert http.get("/sources", headers=headers).status_code == 200
     assert http.get("/sources", headers={"Cookie": f"_token={token}"}).status_code == 200
     # the per-source routes: past authentication, a source that does not exist is a 404
