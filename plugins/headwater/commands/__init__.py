@@ -4,4 +4,4 @@ Each module listed in `COMMANDS` defines `register(subparsers)`, adding its pars
 `set_defaults(run=callable)`; `run(args) -> int` is the exit status.
 """
 
-COMMANDS = ("audience", "inlet", "preview", "profile", "state", "status")
+COMMANDS = ("audience", "inlet", "new", "preview", "profile", "runs", "state", "status")
