@@ -105,3 +105,45 @@ def test_new_refuses_to_overwrite_unknown_types_and_bad_names(tmp_path: Path, ca
     assert "unknown connector type 'postgress'" in err and "postgres" in err and "http_api" in err
     assert main(["new", "postgres", "a/b", "--dir", str(tmp_path)]) == 2
     assert not (tmp_path / "a").exists()
+
+
+def test_state_set_moves_the_cursor_after_confirmation(store, monkeypatch, capsys) -> None:
+    import io
+
+    from headwater.store import state
+
+    cursor_state = {"cursor": {"column": "updated_at", "type": "timestamp", "value": "2026-11-01T00:00:00"}, "keys_at_cursor": [[1]]}
+    state.set_state(store, "demo_loyalty_members", cursor_state, run_id="r1")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # a script: nobody to answer
+    assert main(["state", "set", "demo_loyalty_members", "--cursor", "2026-10-01T00:00:00"]) == 2
+    assert "no terminal to ask on; add --yes" in capsys.readouterr().err
+    assert state.get_state(store, "demo_loyalty_members") == cursor_state
+
+    class Terminal(io.StringIO):  # someone at a terminal who answers the question
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal("n\n"))
+    assert main(["state", "set", "demo_loyalty_members", "--cursor", "2026-10-01T00:00:00"]) == 1
+    assert state.get_state(store, "demo_loyalty_members") == cursor_state
+    monkeypatch.setattr("sys.stdin", Terminal("y\n"))
+    assert main(["state", "set", "demo_loyalty_members", "--cursor", "2026-10-01T00:00:00"]) == 0
+    moved = state.get_state(store, "demo_loyalty_members")
+    assert moved["cursor"] == {**cursor_state["cursor"], "value": "2026-10-01T00:00:00"}
+    assert moved["keys_at_cursor"] == []
+
+
+def test_state_set_refusals(store, capsys) -> None:
+    from headwater.store import state
+
+    with pytest.raises(SystemExit):  # --cursor is what `set` sets
+        main(["state", "set", "demo_loyalty_members", "--yes"])
+    capsys.readouterr()
+    assert main(["state", "set", "demo_loyalty_members", "--cursor", "5", "--yes"]) == 2
+    assert "set `connector.cursor.initial_value`" in capsys.readouterr().err
+    state.set_state(store, "demo_crm_contacts", {"files": {"a.csv": {"size": 1}}}, run_id="r1")
+    assert main(["state", "set", "demo_crm_contacts", "--cursor", "5", "--yes"]) == 2
+    assert "is not a cursor source" in capsys.readouterr().err
+    assert state.get_state(store, "demo_crm_contacts") == {"files": {"a.csv": {"size": 1}}}
+    assert main(["state", "set", "demo_crm_contact", "--cursor", "5", "--yes"]) == 1
+    assert "did you mean 'demo_crm_contacts'?" in capsys.readouterr().err

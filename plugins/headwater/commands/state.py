@@ -1,4 +1,4 @@
-"""`headwater state show|reset SOURCE`: look at or reset a source's incremental state (watermark).
+"""`headwater state show|reset|set SOURCE`: look at, reset or move a source's incremental state (watermark).
 
 For the people on call: after a bad load, rewind a source so its next run reads again. The
 source's DAG should be paused or idle while its state is changed. A reset asks first; without a
@@ -23,6 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reset.add_argument("--cursor", help="SQL sources: the cursor value to restart from (rows at or after it are read)")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     reset.set_defaults(run=_reset)
+    # the same move as `reset --cursor`, under the name people on call look for
+    move = actions.add_parser("set", help="move a cursor source's watermark to a value (asks first)")
+    move.add_argument("source", help="the source's DAG id")
+    move.add_argument("--cursor", required=True, help="the cursor value to restart from (rows at or after it are read)")
+    move.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    move.set_defaults(run=_reset)
 
 
 def _known_or_stored(name: str, current: dict | None) -> bool:
@@ -61,12 +67,19 @@ def _reset(args: argparse.Namespace) -> int:
     current = state.get_state(engine, args.source)
     if not _known_or_stored(args.source, current):
         return 1
+    if current is None and args.action == "set":
+        # the cursor's type is learnt from the data on the first run: nothing to move yet
+        print(
+            f"no state for {args.source!r} yet: set `connector.cursor.initial_value` in its source file instead",
+            file=sys.stderr,
+        )
+        return 2
     if current is None:
         print(f"no state for {args.source!r}; nothing to reset")
         return 0
     if args.cursor is not None:
         if "cursor" not in current:
-            print(f"{args.source!r} is not a cursor (SQL) source; use reset without --cursor")
+            print(f"{args.source!r} is not a cursor source; use reset without --cursor", file=sys.stderr)
             return 2
         new = {**current, "cursor": {**current["cursor"], "value": args.cursor}, "keys_at_cursor": []}
         what = f"move the cursor of {args.source!r} from {current['cursor'].get('value')!r} to {args.cursor!r}"
