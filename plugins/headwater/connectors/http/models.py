@@ -334,6 +334,11 @@ class DynamicsConnector(_HttpCommon):
         "Needs change tracking on the table, one `primary_key` column and no `filter`.",
     )
 
+    @property
+    def added_columns(self) -> list[str]:
+        """Columns read beside `columns`: option-set labels, and `deleted` under change tracking."""
+        return [*(f"{c}_label" for c in self.option_labels), *(["deleted"] if self.track_deletions else [])]
+
     @model_validator(mode="after")
     def _consistent(self) -> DynamicsConnector:
         if self.track_deletions:
