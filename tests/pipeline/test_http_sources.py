@@ -125,7 +125,9 @@ def test_deleted_dynamics_contact_leaves_its_profile(workspace, api, monkeypatch
         "    - {to: updated_at, from: modifiedon}\n",
         "    - {to: updated_at, from: modifiedon}\n    - {to: deleted, from: deleted}\n",
     )
-    source.write_text(text.replace("  updated_at: updated_at\n", "  updated_at: updated_at\n  deleted: deleted\n"))
+    source.write_text(
+        text.replace("  updated_at: updated_at\n", "  updated_at: updated_at\n  deleted: deleted\n")
+    )
     connection(
         monkeypatch,
         "dynamics_crm",

@@ -22,10 +22,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .http.auth import Authenticator, OAuth2Authenticator
+from .http.errors import HttpApiError
 from .http.incremental import CursorSpec
 from .http.models import DynamicsConnector, OAuth2ClientCredentials
 from .http.paginators import NextLink
-from .http.errors import HttpApiError
 from .http.source import HttpApiSourceHook, RequestPlan
 
 if TYPE_CHECKING:

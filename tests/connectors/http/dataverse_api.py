@@ -181,7 +181,12 @@ class DataverseApi:
         if token in self.expired or token not in self.snapshots:
             return Reply(
                 self.expired.get(token, 400),
-                {"error": {"code": "0x80044352", "message": "Version stamp associated with the client has expired."}},
+                {
+                    "error": {
+                        "code": "0x80044352",
+                        "message": "Version stamp associated with the client has expired.",
+                    }
+                },
             )
         before = {r["contactid"]: r for r in self.snapshots[token]}
         now = {r["contactid"]: r for r in self.contacts}

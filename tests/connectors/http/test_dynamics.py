@@ -174,7 +174,9 @@ def test_refused_delta_link_falls_back_to_a_full_read_with_a_note(dataverse, sta
     dataverse.expired[parse_qs(urlsplit(state["delta_link"]).query)["$deltatoken"][0]] = status
     rows, errors = read_all(hook, state)
     assert errors == [] and len(rows) == 5
-    assert len(hook.notes) == 1 and f"refused ({status}" in hook.notes[0] and "whole entity set" in hook.notes[0]
+    assert (
+        len(hook.notes) == 1 and f"refused ({status}" in hook.notes[0] and "whole entity set" in hook.notes[0]
+    )
     assert hook.next_state()["delta_link"] != state["delta_link"]
 
 

@@ -344,10 +344,13 @@ class DynamicsConnector(_HttpCommon):
         if self.track_deletions:
             # Dataverse refuses $filter with change tracking
             if self.filter is not None:
-                raise FieldProblem("filter", "change tracking (track_deletions) cannot be combined with a $filter")
+                raise FieldProblem(
+                    "filter", "change tracking (track_deletions) cannot be combined with a $filter"
+                )
             if len(self.primary_key) != 1:
                 raise FieldProblem(
-                    "primary_key", "track_deletions needs the one key column (e.g. [contactid]): deleted rows carry only it"
+                    "primary_key",
+                    "track_deletions needs the one key column (e.g. [contactid]): deleted rows carry only it",
                 )
         if self.columns is not None:
             for i, name in enumerate(self.option_labels):
