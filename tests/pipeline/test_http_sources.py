@@ -106,6 +106,56 @@ def test_dynamics_example_loads_then_picks_up_only_changes(workspace, api, monke
     assert second["api_calls"] == 4  # a token and one page, at connect and at select
 
 
+def test_deleted_dynamics_contact_leaves_its_profile(workspace, api, monkeypatch) -> None:
+    """`track_deletions` (Dataverse change tracking, against the stand-in's delta links): a contact
+    deleted between two runs arrives as a `$deletedEntity`, read as `deleted = true`, mapped to the
+    field named in `mapping.deleted`: the profile store removes its fragment (and its profile)."""
+    from headwater.store import profiles
+
+    schema = workspace.include / "schemas" / "customer_profile.yaml"
+    schema.write_text(
+        schema.read_text().replace(
+            "  - name: updated_at\n", "  - name: deleted\n    type: boolean\n  - name: updated_at\n", 1
+        )
+    )
+    source = workspace.sources / "example_dynamics_contacts.yaml"
+    text = source.read_text().replace("  # track_deletions: true", "  track_deletions: true  #")
+    text = text.replace("  filter: statecode eq 0", "  # filter: statecode eq 0")
+    text = text.replace(
+        "    - {to: updated_at, from: modifiedon}\n",
+        "    - {to: updated_at, from: modifiedon}\n    - {to: deleted, from: deleted}\n",
+    )
+    source.write_text(
+        text.replace("  updated_at: updated_at\n", "  updated_at: updated_at\n  deleted: deleted\n")
+    )
+    connection(
+        monkeypatch,
+        "dynamics_crm",
+        host=api.url,
+        login=dataverse_api.APP_ID,
+        password=dataverse_api.APP_SECRET,
+        extra={"tenant_id": dataverse_api.TENANT, "authority": api.url},
+    )
+    contacts = []
+    for i in range(1, 4):
+        row = dataverse_api.contact(i, f"2024-05-0{i}T10:00:00Z")
+        row.update(firstname=f"F{i}", lastname=f"L{i}", telephone1=None, address1_country="DE")
+        contacts.append(row)
+    stand_in = dataverse_api.DataverseApi(api, contacts)
+    engine = workspace.engine()
+
+    def change() -> None:
+        assert profiles.count_profiles(engine) == 3
+        del stand_in.contacts[1]
+
+    first, second = two_runs(workspace, "example_dynamics_contacts", change)
+    assert (first["rows_loaded"], second["rows_read"], second["rows_loaded"]) == (3, 1, 1)
+    assert any("$deltatoken" in r.query for r in api.requests("/api/data/v9.2/contacts"))
+    assert profiles.lookup_profile(engine, "email", "contact2@example.com") is None
+    assert profiles.lookup_profile(engine, "email", "contact1@example.com") is not None
+    assert profiles.count_profiles(engine) == 2
+
+
 def test_marketing_cloud_example_loads_then_picks_up_only_changes(workspace, api, monkeypatch) -> None:
     connection(
         monkeypatch,

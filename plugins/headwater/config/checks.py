@@ -38,7 +38,11 @@ def cross_check(source: Source) -> list[Problem]:
 def _mapping(source: Source, schema) -> Iterator[Problem]:
     from headwater.mapping.models import check_mapping
 
-    columns = getattr(source.config.connector, "columns", None)
+    connector = source.config.connector
+    columns = getattr(connector, "columns", None)
+    if columns:
+        # columns a connector adds to the selected ones (dynamics: `<column>_label`, `deleted`)
+        columns = [*columns, *getattr(connector, "added_columns", ())]
     yield from check_mapping(source.config.mapping, schema, list(columns) if columns else None)
 
 

@@ -6,10 +6,15 @@ Speaks the documented shapes: Microsoft identity platform client-credentials tok
 `modifiedon ge <instant>`), `Prefer: odata.maxpagesize=N` paging through `@odata.nextLink` with a
 `$skiptoken`, `@odata.etag` on each row, FormattedValue annotations when the Prefer header asks,
 OData error bodies (`{"error": {"code", "message"}}`), and 429 with `Retry-After` when told to.
+Change tracking as documented: `Prefer: odata.track-changes` puts an `@odata.deltaLink` (with a
+`$deltatoken`) on the last page; calling it returns rows changed since, plus
+`{"@odata.context": ".../$metadata#contacts/$deletedEntity", "id", "reason": "deleted"}` for rows
+removed since; a token in `expired` is answered with the given error status.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import re
 from urllib.parse import urlencode
@@ -57,6 +62,8 @@ class DataverseApi:
         self.data_calls = 0
         self.throttle: set[int] = set()  # data request numbers answered 429
         self.revoke_at: int | None = None  # data request number at which every token is revoked
+        self.snapshots: dict[str, list[dict]] = {}  # delta token -> the rows as they were then
+        self.expired: dict[str, int] = {}  # delta token -> error status it is answered with
         api.route("POST", f"/{TENANT}/oauth2/v2.0/token", self.token)
         api.route("GET", "/api/data/v9.2/contacts", self.entity_set)
         api.route(
@@ -115,6 +122,8 @@ class DataverseApi:
                 {"Retry-After": "1"},
             )
         q = request.query
+        if "$deltatoken" in q:
+            return self.delta(q)
         prefer = request.headers.get("prefer", "")
         size = (
             int(re.search(r"odata.maxpagesize=(\d+)", prefer).group(1)) if "maxpagesize" in prefer else 5000
@@ -157,4 +166,47 @@ class DataverseApi:
         if start + size < len(rows):
             nxt = {k: v for k, v in q.items() if k != "$skiptoken"} | {"$skiptoken": str(start + size)}
             body["@odata.nextLink"] = f"{self.api.url}/api/data/v9.2/contacts?{urlencode(nxt)}"
+        elif "odata.track-changes" in prefer:
+            body["@odata.deltaLink"] = self.delta_link(q)
+        return Reply(200, body, {"OData-Version": "4.0"})
+
+    def delta_link(self, q: dict) -> str:
+        token = f"{len(self.snapshots) + 1}!{len(self.contacts)}"
+        self.snapshots[token] = copy.deepcopy(self.contacts)
+        keep = {k: v for k, v in q.items() if k == "$select"} | {"$deltatoken": token}
+        return f"{self.api.url}/api/data/v9.2/contacts?{urlencode(keep)}"
+
+    def delta(self, q: dict) -> Reply:
+        token = q["$deltatoken"]
+        if token in self.expired or token not in self.snapshots:
+            return Reply(
+                self.expired.get(token, 400),
+                {
+                    "error": {
+                        "code": "0x80044352",
+                        "message": "Version stamp associated with the client has expired.",
+                    }
+                },
+            )
+        before = {r["contactid"]: r for r in self.snapshots[token]}
+        now = {r["contactid"]: r for r in self.contacts}
+        columns = q["$select"].split(",") if "$select" in q else None
+        value = [
+            {"@odata.etag": 'W/"2"', **{k: v for k, v in row.items() if columns is None or k in columns}}
+            for key, row in sorted(now.items())
+            if before.get(key) != row
+        ]
+        value += [
+            {
+                "@odata.context": f"{self.api.url}/api/data/v9.2/$metadata#contacts/$deletedEntity",
+                "id": key,
+                "reason": "deleted",
+            }
+            for key in sorted(before.keys() - now.keys())
+        ]
+        body = {
+            "@odata.context": f"{self.api.url}/api/data/v9.2/$metadata#contacts",
+            "value": value,
+            "@odata.deltaLink": self.delta_link(q),
+        }
         return Reply(200, body, {"OData-Version": "4.0"})

@@ -3,6 +3,8 @@ tenant, $select/$filter, nextLink paging with maxpagesize, incremental on modifi
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
@@ -142,3 +144,44 @@ def test_check_describes_the_entity_set(dataverse) -> None:
 def test_invalid_configs(fields, message) -> None:
     with pytest.raises(ValidationError, match=message):
         config(**fields)
+
+
+def test_track_deletions_reads_changes_and_deletions_through_the_delta_link(dataverse) -> None:
+    hook = make_hook(config(track_deletions=True))
+    rows, errors = read_all(hook)
+    assert errors == [] and len(rows) == 5 and {r["deleted"] for r in rows} == {False}
+    assert "odata.track-changes" in dataverse.api.requests("/api/data/v9.2/contacts")[0].headers["prefer"]
+    state = hook.next_state()
+    assert "deltatoken=" in state["delta_link"]
+    dataverse.contacts[0] = {**dataverse.contacts[0], "fullname": "Renamed 1"}
+    del dataverse.contacts[1]
+    rows, errors = read_all(hook, state)
+    assert errors == []
+    by_key = {r["contactid"]: r for r in rows}
+    assert by_key["00000000-0000-0000-0000-000000000001"]["fullname"] == "Renamed 1"
+    assert by_key["00000000-0000-0000-0000-000000000001"]["deleted"] is False
+    gone = by_key["00000000-0000-0000-0000-000000000002"]
+    assert gone["deleted"] is True and gone["fullname"] is None
+    assert len(rows) == 2 and hook.notes == []
+    assert hook.next_state()["delta_link"] != state["delta_link"]
+
+
+@pytest.mark.parametrize("status", [400, 410])
+def test_refused_delta_link_falls_back_to_a_full_read_with_a_note(dataverse, status) -> None:
+    hook = make_hook(config(track_deletions=True))
+    read_all(hook)
+    state = hook.next_state()
+    dataverse.expired[parse_qs(urlsplit(state["delta_link"]).query)["$deltatoken"][0]] = status
+    rows, errors = read_all(hook, state)
+    assert errors == [] and len(rows) == 5
+    assert (
+        len(hook.notes) == 1 and f"refused ({status}" in hook.notes[0] and "whole entity set" in hook.notes[0]
+    )
+    assert hook.next_state()["delta_link"] != state["delta_link"]
+
+
+def test_track_deletions_refuses_a_filter_and_needs_one_key() -> None:
+    with pytest.raises(ValidationError, match="filter"):
+        config(track_deletions=True, filter="statecode eq 0")
+    with pytest.raises(ValidationError, match="one key column"):
+        config(track_deletions=True, primary_key=[])

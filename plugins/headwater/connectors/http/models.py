@@ -326,16 +326,39 @@ class DynamicsConnector(_HttpCommon):
         description="Option-set (choice) columns whose label is wanted too: read into `<column>_label`.",
     )
     api_version: str = Field("9.2", pattern=r"^\d+\.\d+$")
+    track_deletions: bool = Field(
+        False,
+        description="Change tracking (`Prefer: odata.track-changes`): the state keeps the delta link "
+        "instead of the `modifiedon` watermark; later runs read only changes, and deleted rows arrive "
+        "with the key and `deleted = true` (map it to the field named in `mapping.deleted`). "
+        "Needs change tracking on the table, one `primary_key` column and no `filter`.",
+    )
+
+    @property
+    def added_columns(self) -> list[str]:
+        """Columns read beside `columns`: option-set labels, and `deleted` under change tracking."""
+        return [*(f"{c}_label" for c in self.option_labels), *(["deleted"] if self.track_deletions else [])]
 
     @model_validator(mode="after")
     def _consistent(self) -> DynamicsConnector:
+        if self.track_deletions:
+            # Dataverse refuses $filter with change tracking
+            if self.filter is not None:
+                raise FieldProblem(
+                    "filter", "change tracking (track_deletions) cannot be combined with a $filter"
+                )
+            if len(self.primary_key) != 1:
+                raise FieldProblem(
+                    "primary_key",
+                    "track_deletions needs the one key column (e.g. [contactid]): deleted rows carry only it",
+                )
         if self.columns is not None:
             for i, name in enumerate(self.option_labels):
                 if name not in self.columns:
                     raise FieldProblem(
                         f"option_labels.{i}", f"'{name}' is not selected; add it to connector.columns"
                     )
-            if self.incremental and "modifiedon" not in self.columns:
+            if self.incremental and not self.track_deletions and "modifiedon" not in self.columns:
                 raise FieldProblem(
                     "columns", "incremental reads need `modifiedon`: add it to connector.columns"
                 )
