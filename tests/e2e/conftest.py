@@ -32,6 +32,7 @@ STOP_TIMEOUT_S = 60.0
 # The local metadata DB is SQLite: a request may wait up to 60 s for a write lock
 # (scripts/airflow-env.sh) while the scheduler and task processes write.
 REQUEST_TIMEOUT_S = 120.0
+WRITE_ATTEMPTS = 3
 NOISE = ("[http.access]",)
 SLACK_TOKEN = "T0000/B0000/E2E"
 REQUIRED_COMPONENTS = {"metadatabase", "scheduler", "dag_processor", "triggerer"}
@@ -87,6 +88,7 @@ class Standalone:
     http: requests.Session = field(default_factory=requests.Session)
     started_in_s: float | None = None
     inlet_url: str | None = None  # the streaming inlet `make run` starts next to Airflow
+    write_retries: list[str] = field(default_factory=list)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -95,10 +97,34 @@ class Standalone:
         return self.http.get(self.url(path), timeout=REQUEST_TIMEOUT_S, **kwargs)
 
     def post(self, path: str, **kwargs) -> requests.Response:
-        return self.http.post(self.url(path), timeout=REQUEST_TIMEOUT_S, **kwargs)
+        return self._write("POST", path, **kwargs)
 
     def patch(self, path: str, **kwargs) -> requests.Response:
-        return self.http.patch(self.url(path), timeout=REQUEST_TIMEOUT_S, **kwargs)
+        return self._write("PATCH", path, **kwargs)
+
+    def _write(self, method: str, path: str, **kwargs) -> requests.Response:
+        """A write request, sent again (up to WRITE_ATTEMPTS times) when the api-server answers 5xx.
+
+        Why: on the embedded SQLite metadata DB a write transaction that began as a read fails at
+        once with "database is locked" when another process committed in between (SQLite's WAL
+        snapshot rule: the busy timeout does not apply), and the api-server answers 500. A person
+        in the UI clicks again; so does this. Every attempt is kept in `write_retries` so a test
+        can show them, and the last answer is returned as it is.
+        """
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            response = self.http.request(method, self.url(path), timeout=REQUEST_TIMEOUT_S, **kwargs)
+            if response.status_code < 500 or attempt == WRITE_ATTEMPTS:
+                return response
+            self.write_retries.append(f"{method} {path}: {response.status_code} {response.text[:300]}")
+            time.sleep(2 * attempt)
+        raise AssertionError("unreachable")
+
+    def unpause(self, dag_id: str) -> None:
+        response = self.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+        assert response.status_code == 200, (
+            f"unpausing {dag_id}: {response.status_code} {response.text[:500]}\n"
+            f"earlier attempts: {self.write_retries}\n{self.diagnostics()}"
+        )
 
     def diagnostics(self) -> str:
         # The api-server logs every request (our polling included): leave those out.

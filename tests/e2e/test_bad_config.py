@@ -86,8 +86,7 @@ def test_good_sources_stay_active_beside_the_bad_config_corpus(standalone: Stand
 def test_a_placeholder_run_fails_at_once_with_the_issues(standalone: Standalone) -> None:
     dag_id = "typo_key"
     _wait_for_all(standalone)
-    response = standalone.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False})
-    assert response.status_code == 200, response.text
+    standalone.unpause(dag_id)
     run_id = _trigger(standalone, dag_id)
     deadline = time.monotonic() + RUN_TIMEOUT_S
     state = None

@@ -61,7 +61,7 @@ def test_a_late_run_sends_the_late_alert(standalone: Standalone, slack) -> None:
     )
     (standalone.sources_dir / f"{DAG_ID}.yaml").write_text(text)
     _wait_for_dag(standalone, DAG_ID)
-    assert standalone.patch(f"/api/v2/dags/{DAG_ID}", json={"is_paused": False}).status_code == 200
+    standalone.unpause(DAG_ID)
     run_id = _trigger(standalone, DAG_ID)
     deadline = time.monotonic() + LATE_TIMEOUT_S
     while time.monotonic() < deadline and not received:

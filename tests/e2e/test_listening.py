@@ -90,7 +90,7 @@ def test_task_logs_are_served_without_the_log_servers(standalone: Standalone) ->
     """The log of a finished task (ours, or one the scheduler ran meanwhile) reads through the API."""
     dag = _wait_for_dag(standalone, DEMO_DAG)
     if dag.get("is_paused"):
-        assert standalone.patch(f"/api/v2/dags/{DEMO_DAG}", json={"is_paused": False}).status_code == 200
+        standalone.unpause(DEMO_DAG)
     _trigger(standalone, DEMO_DAG)
     deadline = time.monotonic() + LOG_WAIT_S
     finished = []

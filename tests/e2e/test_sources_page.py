@@ -71,7 +71,7 @@ def test_sources_pages_in_chromium_after_two_runs(standalone: Standalone, artifa
     browser_path = _chromium()
     dag = _wait_for_dag(standalone, DEMO_DAG)
     if dag.get("is_paused"):
-        assert standalone.patch(f"/api/v2/dags/{DEMO_DAG}", json={"is_paused": False}).status_code == 200
+        standalone.unpause(DEMO_DAG)
     # max_active_runs=1: the second queues behind the first (which finds the file already loaded
     # when the scheduler's own run got there first: no_data, the case the page must show well)
     run_ids = [_trigger(standalone, DEMO_DAG), _trigger(standalone, DEMO_DAG)]

@@ -34,7 +34,7 @@ def test_an_event_sent_to_the_inlet_reaches_the_profile_store(standalone, monkey
         if standalone.get(f"/api/v2/dags/{SOURCE}").status_code == 200:
             break
         time.sleep(3)
-    standalone.patch(f"/api/v2/dags/{SOURCE}", json={"is_paused": False})
+    standalone.unpause(SOURCE)
     while time.monotonic() < deadline:
         runs = standalone.get(f"/api/v2/dags/{SOURCE}/dagRuns").json().get("dag_runs", [])
         if runs and all(r["state"] in ("success", "failed") for r in runs):
